@@ -1,0 +1,39 @@
+//! The auth-server's vocabulary and rules: client ids, scopes, confidential
+//! and public clients, the two-slot secret lifecycle of SPEC §5, service
+//! accounts and the role/permission/group catalogue, and the storage ports
+//! that adapters implement. This crate does no I/O: it knows nothing of SQL,
+//! HTTP, files or environment variables, and every time-dependent rule is a
+//! function of an explicit `now`.
+
+pub mod audit;
+pub mod catalogue;
+pub mod client;
+pub mod duration;
+pub mod hasher;
+pub mod ids;
+pub mod lifecycle;
+pub mod ports;
+pub mod scope;
+pub mod secret;
+pub mod service_account;
+pub mod time_util;
+
+pub use audit::{AuditEvent, AuditFilter, AuditOutcome, NewAuditEvent};
+pub use catalogue::{Catalogue, CatalogueError, Group, Permission, Role};
+pub use client::{Client, ClientAuthMethod, ClientSettings, ClientType, NewClient};
+pub use duration::{parse_duration, DurationError};
+pub use hasher::{BcryptHasher, HashError, SecretHasher, Verification};
+pub use ids::{ClientId, ClientIdError};
+pub use lifecycle::{
+    AuthFailure, CurrentSecret, LifecycleError, PreviousSecret, SecretPolicy, SecretSlots,
+    SecretStatus, Slot, SlotTarget,
+};
+pub use ports::{
+    AuditLog, Bootstrap, BootstrapOutcome, BootstrapPlan, CatalogRepository, ClientRepository,
+    Health, LinkedServiceAccount, NewSigningKey, RevocationRepository, ServiceAccountRepository,
+    SigningKeyRepository, StoreError, StoredSigningKey,
+};
+pub use scope::{ScopeError, ScopeSet};
+pub use secret::{generate_secret, Secret, SecretHash};
+pub use service_account::ServiceAccount;
+pub use time_util::{now_ms, truncate_ms};
