@@ -56,16 +56,35 @@ pub enum CatalogueError {
 
 impl Catalogue {
     pub fn builtin() -> Self {
-        let p = |name: &str, description: &str| Permission { name: name.into(), description: description.into() };
+        let p = |name: &str, description: &str| Permission {
+            name: name.into(),
+            description: description.into(),
+        };
         Self {
             permissions: vec![
-                p(perms::CLIENT_READ, "Read OAuth2 clients and their secret metadata"),
-                p(perms::CLIENT_WRITE, "Create, change and delete OAuth2 clients and their secrets"),
-                p(perms::USERS_READ, "Read service accounts, the catalogue and the audit log"),
-                p(perms::USERS_WRITE, "Create, change and delete service accounts and their links"),
+                p(
+                    perms::CLIENT_READ,
+                    "Read OAuth2 clients and their secret metadata",
+                ),
+                p(
+                    perms::CLIENT_WRITE,
+                    "Create, change and delete OAuth2 clients and their secrets",
+                ),
+                p(
+                    perms::USERS_READ,
+                    "Read service accounts, the catalogue and the audit log",
+                ),
+                p(
+                    perms::USERS_WRITE,
+                    "Create, change and delete service accounts and their links",
+                ),
             ],
             roles: vec![
-                Role { name: "USER".into(), description: "A plain user; no permissions".into(), permissions: vec![] },
+                Role {
+                    name: "USER".into(),
+                    description: "A plain user; no permissions".into(),
+                    permissions: vec![],
+                },
                 Role {
                     name: "ADMIN_SYSTEM".into(),
                     description: "Administers clients and service accounts".into(),
@@ -123,11 +142,30 @@ impl Catalogue {
     /// Every name of the account that does not resolve (empty = all do).
     pub fn unresolved(&self, account: &ServiceAccount) -> Vec<CatalogueError> {
         let mut out = Vec::new();
-        out.extend(account.roles.iter().filter(|n| self.role(n).is_none()).cloned().map(CatalogueError::UnknownRole));
         out.extend(
-            account.permissions.iter().filter(|n| self.permission(n).is_none()).cloned().map(CatalogueError::UnknownPermission),
+            account
+                .roles
+                .iter()
+                .filter(|n| self.role(n).is_none())
+                .cloned()
+                .map(CatalogueError::UnknownRole),
         );
-        out.extend(account.groups.iter().filter(|n| self.group(n).is_none()).cloned().map(CatalogueError::UnknownGroup));
+        out.extend(
+            account
+                .permissions
+                .iter()
+                .filter(|n| self.permission(n).is_none())
+                .cloned()
+                .map(CatalogueError::UnknownPermission),
+        );
+        out.extend(
+            account
+                .groups
+                .iter()
+                .filter(|n| self.group(n).is_none())
+                .cloned()
+                .map(CatalogueError::UnknownGroup),
+        );
         out
     }
 
@@ -166,20 +204,39 @@ mod tests {
     fn builtin_admin_role_grants_all_four_permissions() {
         let c = Catalogue::builtin();
         let eff = c.effective_permissions(&account(&["ADMIN_SYSTEM"], &[], &[]));
-        assert_eq!(eff, vec!["client.read", "client.write", "users.read", "users.write"]);
-        assert!(c.effective_permissions(&account(&["USER"], &[], &[])).is_empty());
+        assert_eq!(
+            eff,
+            vec!["client.read", "client.write", "users.read", "users.write"]
+        );
+        assert!(c
+            .effective_permissions(&account(&["USER"], &[], &[]))
+            .is_empty());
     }
 
     #[test]
     fn effective_permissions_merge_direct_and_role_sorted() {
         let mut c = Catalogue::builtin();
         c.extend(Catalogue {
-            permissions: vec![Permission { name: "data.read".into(), description: String::new() }],
-            roles: vec![Role { name: "ANALYST".into(), description: String::new(), permissions: vec!["data.read".into()] }],
-            groups: vec![Group { name: "urn:g:ops".into(), description: String::new() }],
+            permissions: vec![Permission {
+                name: "data.read".into(),
+                description: String::new(),
+            }],
+            roles: vec![Role {
+                name: "ANALYST".into(),
+                description: String::new(),
+                permissions: vec!["data.read".into()],
+            }],
+            groups: vec![Group {
+                name: "urn:g:ops".into(),
+                description: String::new(),
+            }],
         })
         .unwrap();
-        let eff = c.effective_permissions(&account(&["ANALYST"], &["users.read", "data.read"], &["urn:g:ops"]));
+        let eff = c.effective_permissions(&account(
+            &["ANALYST"],
+            &["users.read", "data.read"],
+            &["urn:g:ops"],
+        ));
         assert_eq!(eff, vec!["data.read", "users.read"]);
     }
 
@@ -202,10 +259,20 @@ mod tests {
         let mut c = Catalogue::builtin();
         let err = c
             .extend(Catalogue {
-                roles: vec![Role { name: "R".into(), description: String::new(), permissions: vec!["missing".into()] }],
+                roles: vec![Role {
+                    name: "R".into(),
+                    description: String::new(),
+                    permissions: vec!["missing".into()],
+                }],
                 ..Catalogue::default()
             })
             .unwrap_err();
-        assert_eq!(err, CatalogueError::RoleWithUnknownPermission { role: "R".into(), permission: "missing".into() });
+        assert_eq!(
+            err,
+            CatalogueError::RoleWithUnknownPermission {
+                role: "R".into(),
+                permission: "missing".into()
+            }
+        );
     }
 }

@@ -14,7 +14,10 @@ pub struct DurationError {
 }
 
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
-    let err = |reason| DurationError { input: input.to_owned(), reason };
+    let err = |reason| DurationError {
+        input: input.to_owned(),
+        reason,
+    };
     let upper = input.to_ascii_uppercase();
     let mut rest = upper.as_str();
     let negate_all = match rest.as_bytes().first() {
@@ -28,7 +31,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         }
         _ => false,
     };
-    rest = rest.strip_prefix('P').ok_or_else(|| err("must start with P"))?;
+    rest = rest
+        .strip_prefix('P')
+        .ok_or_else(|| err("must start with P"))?;
     let (date_part, time_part) = match rest.find('T') {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
@@ -37,8 +42,11 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let mut any = false;
 
     if !date_part.is_empty() {
-        let num = date_part.strip_suffix('D').ok_or_else(|| err("only days (D) may precede T"))?;
-        total_nanos += parse_int(num).ok_or_else(|| err("bad number of days"))? * 86_400 * 1_000_000_000;
+        let num = date_part
+            .strip_suffix('D')
+            .ok_or_else(|| err("only days (D) may precede T"))?;
+        total_nanos +=
+            parse_int(num).ok_or_else(|| err("bad number of days"))? * 86_400 * 1_000_000_000;
         any = true;
     }
     if let Some(mut t) = time_part {
@@ -47,13 +55,17 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         }
         for (unit, nanos_per) in [('H', 3_600i128), ('M', 60)] {
             if let Some(i) = find_unit(t, unit) {
-                total_nanos += parse_int(&t[..i]).ok_or_else(|| err("bad number"))? * nanos_per * 1_000_000_000;
+                total_nanos += parse_int(&t[..i]).ok_or_else(|| err("bad number"))?
+                    * nanos_per
+                    * 1_000_000_000;
                 t = &t[i + 1..];
                 any = true;
             }
         }
         if !t.is_empty() {
-            let num = t.strip_suffix('S').ok_or_else(|| err("unexpected characters after the time part"))?;
+            let num = t
+                .strip_suffix('S')
+                .ok_or_else(|| err("unexpected characters after the time part"))?;
             total_nanos += parse_seconds(num).ok_or_else(|| err("bad number of seconds"))?;
             any = true;
         }
@@ -133,7 +145,10 @@ mod tests {
         assert_eq!(ok("P30D"), Duration::days(30));
         assert_eq!(ok("P7D"), Duration::days(7));
         assert_eq!(ok("PT2H"), Duration::hours(2));
-        assert_eq!(ok("P1DT12H30M"), Duration::days(1) + Duration::hours(12) + Duration::minutes(30));
+        assert_eq!(
+            ok("P1DT12H30M"),
+            Duration::days(1) + Duration::hours(12) + Duration::minutes(30)
+        );
         assert_eq!(ok("PT0.5S"), Duration::milliseconds(500));
         assert_eq!(ok("PT6S"), Duration::seconds(6));
         assert_eq!(ok("pt15m"), Duration::minutes(15));
@@ -156,9 +171,29 @@ mod tests {
     #[test]
     fn rejects_years_months_and_garbage() {
         for bad in [
-            "", "P", "PT", "P1Y", "P1M", "P1W", "1D", "PT1D", "P1H", "PT1.5M", "PT1.1234567890S",
-            "P1DT", "PTS", "PT1HS", "PT1M1H", "P 1D", "P1D ", "P--1D", "PT+-1S", "P99999999999999999999D",
-            "30 days", "PT1H2", "P1.5D",
+            "",
+            "P",
+            "PT",
+            "P1Y",
+            "P1M",
+            "P1W",
+            "1D",
+            "PT1D",
+            "P1H",
+            "PT1.5M",
+            "PT1.1234567890S",
+            "P1DT",
+            "PTS",
+            "PT1HS",
+            "PT1M1H",
+            "P 1D",
+            "P1D ",
+            "P--1D",
+            "PT+-1S",
+            "P99999999999999999999D",
+            "30 days",
+            "PT1H2",
+            "P1.5D",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }

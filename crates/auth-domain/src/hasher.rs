@@ -63,7 +63,9 @@ pub struct BcryptHasher {
 
 impl std::fmt::Debug for BcryptHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BcryptHasher").field("cost", &self.cost).finish()
+        f.debug_struct("BcryptHasher")
+            .field("cost", &self.cost)
+            .finish()
     }
 }
 
@@ -72,11 +74,16 @@ impl BcryptHasher {
     /// same cost makes a dummy verification cost what a real one does.
     pub fn new(cost: u32) -> Result<Self, HashError> {
         if !(4..=31).contains(&cost) {
-            return Err(HashError::Failed(format!("BCrypt cost {cost} is outside 4-31")));
+            return Err(HashError::Failed(format!(
+                "BCrypt cost {cost} is outside 4-31"
+            )));
         }
         let dummy = bcrypt::hash("dummy-secret-that-never-matches", cost)
             .map_err(|e| HashError::Failed(e.to_string()))?;
-        Ok(Self { cost, dummy: SecretHash::new(dummy) })
+        Ok(Self {
+            cost,
+            dummy: SecretHash::new(dummy),
+        })
     }
 
     pub fn cost(&self) -> u32 {
@@ -169,7 +176,10 @@ mod tests {
         let stored = h.hash(&s).unwrap();
         assert!(stored.as_str().starts_with("$2b$04$"));
         assert_eq!(h.verify(&s, &stored), Verification::Match);
-        assert_eq!(h.verify(&Secret::new("wrong"), &stored), Verification::Mismatch);
+        assert_eq!(
+            h.verify(&Secret::new("wrong"), &stored),
+            Verification::Mismatch
+        );
     }
 
     #[test]
@@ -189,7 +199,10 @@ mod tests {
         // 36 two-byte characters are 72 bytes: accepted; one more is not.
         let ok = Secret::new("\u{e9}".repeat(36));
         assert!(h.hash(&ok).is_ok());
-        assert!(matches!(h.hash(&Secret::new("\u{e9}".repeat(37))), Err(HashError::TooLong)));
+        assert!(matches!(
+            h.hash(&Secret::new("\u{e9}".repeat(37))),
+            Err(HashError::TooLong)
+        ));
     }
 
     #[test]
@@ -200,13 +213,25 @@ mod tests {
         let a = b.replacen("$2b$", "$2a$", 1);
         let y = b.replacen("$2b$", "$2y$", 1);
         for stored in [&a, &y, &b] {
-            assert_eq!(strong.verify(&s, &SecretHash::new(stored.clone())), Verification::MatchNeedsRehash);
+            assert_eq!(
+                strong.verify(&s, &SecretHash::new(stored.clone())),
+                Verification::MatchNeedsRehash
+            );
         }
         let same_cost = BcryptHasher::new(4).unwrap();
-        assert_eq!(same_cost.verify(&s, &SecretHash::new(b.clone())), Verification::Match);
+        assert_eq!(
+            same_cost.verify(&s, &SecretHash::new(b.clone())),
+            Verification::Match
+        );
         let spring = SecretHash::new(format!("{{bcrypt}}{b}"));
-        assert_eq!(same_cost.verify(&s, &spring), Verification::MatchNeedsRehash);
-        assert_eq!(same_cost.verify(&Secret::new("nope"), &spring), Verification::Mismatch);
+        assert_eq!(
+            same_cost.verify(&s, &spring),
+            Verification::MatchNeedsRehash
+        );
+        assert_eq!(
+            same_cost.verify(&Secret::new("nope"), &spring),
+            Verification::Mismatch
+        );
         // A higher stored cost than configured is never "upgraded" downwards.
         let weak_config = BcryptHasher::new(4).unwrap();
         let stronger = SecretHash::new(bcrypt::hash(s.expose(), 5).unwrap());
@@ -217,11 +242,20 @@ mod tests {
     fn verifies_argon2id_phc_strings() {
         let s = Secret::new("argon-secret-value");
         let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap();
-        let phc = Argon2::default().hash_password(s.expose().as_bytes(), &salt).unwrap().to_string();
+        let phc = Argon2::default()
+            .hash_password(s.expose().as_bytes(), &salt)
+            .unwrap()
+            .to_string();
         assert!(phc.starts_with("$argon2id$"));
         let h = hasher();
-        assert_eq!(h.verify(&s, &SecretHash::new(phc.clone())), Verification::Match);
-        assert_eq!(h.verify(&Secret::new("other"), &SecretHash::new(phc)), Verification::Mismatch);
+        assert_eq!(
+            h.verify(&s, &SecretHash::new(phc.clone())),
+            Verification::Match
+        );
+        assert_eq!(
+            h.verify(&Secret::new("other"), &SecretHash::new(phc)),
+            Verification::Mismatch
+        );
     }
 
     #[test]
@@ -229,7 +263,11 @@ mod tests {
         let h = hasher();
         let s = Secret::new("whatever-whatever");
         for junk in ["", "plain", "$2b$xx$", "{bcrypt}", "$argon2id$garbage"] {
-            assert_eq!(h.verify(&s, &SecretHash::new(junk)), Verification::Mismatch, "{junk:?}");
+            assert_eq!(
+                h.verify(&s, &SecretHash::new(junk)),
+                Verification::Mismatch,
+                "{junk:?}"
+            );
         }
         assert_eq!(h.verify_dummy(&s), Verification::Mismatch);
     }

@@ -65,9 +65,16 @@ mod tests {
     #[test]
     fn rejects_empty_long_space_control_and_non_ascii() {
         assert_eq!(ClientId::parse(""), Err(ClientIdError::Empty));
-        assert_eq!(ClientId::parse(&"x".repeat(256)), Err(ClientIdError::TooLong));
+        assert_eq!(
+            ClientId::parse(&"x".repeat(256)),
+            Err(ClientIdError::TooLong)
+        );
         for bad in ["a b", "a\nb", "a\0b", "caf\u{e9}", "a\x7f"] {
-            assert_eq!(ClientId::parse(bad), Err(ClientIdError::InvalidCharacter), "{bad:?}");
+            assert_eq!(
+                ClientId::parse(bad),
+                Err(ClientIdError::InvalidCharacter),
+                "{bad:?}"
+            );
         }
     }
 }

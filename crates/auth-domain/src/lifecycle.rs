@@ -109,16 +109,29 @@ pub struct SecretStatus {
 
 impl SecretSlots {
     /// Sets a first current secret created at `now`.
-    pub fn issue(&self, hash: SecretHash, now: OffsetDateTime, policy: &SecretPolicy) -> Result<Self, LifecycleError> {
+    pub fn issue(
+        &self,
+        hash: SecretHash,
+        now: OffsetDateTime,
+        policy: &SecretPolicy,
+    ) -> Result<Self, LifecycleError> {
         if self.current.is_some() {
             return Err(LifecycleError::CurrentExists);
         }
-        Ok(Self { current: Some(new_current(hash, now, policy)), previous: self.previous.clone() })
+        Ok(Self {
+            current: Some(new_current(hash, now, policy)),
+            previous: self.previous.clone(),
+        })
     }
 
     /// Moves current to previous (graced from `now`) and installs `hash` as
     /// current. A prior previous secret is dropped.
-    pub fn rotate(&self, hash: SecretHash, now: OffsetDateTime, policy: &SecretPolicy) -> Result<Self, LifecycleError> {
+    pub fn rotate(
+        &self,
+        hash: SecretHash,
+        now: OffsetDateTime,
+        policy: &SecretPolicy,
+    ) -> Result<Self, LifecycleError> {
         let Some(old) = &self.current else {
             return Err(LifecycleError::NoCurrent);
         };
@@ -129,7 +142,10 @@ impl SecretSlots {
             expires_at: old.expires_at,
             grace_expires_at: now + policy.grace,
         };
-        Ok(Self { current: Some(new_current(hash, now, policy)), previous: Some(previous) })
+        Ok(Self {
+            current: Some(new_current(hash, now, policy)),
+            previous: Some(previous),
+        })
     }
 
     /// Empties one slot at once.
@@ -185,7 +201,10 @@ impl SecretSlots {
 
     pub fn status(&self, now: OffsetDateTime, policy: &SecretPolicy) -> SecretStatus {
         match &self.current {
-            None => SecretStatus { current_expired: None, rotation_required: true },
+            None => SecretStatus {
+                current_expired: None,
+                rotation_required: true,
+            },
             Some(c) => SecretStatus {
                 current_expired: Some(now >= c.expires_at),
                 rotation_required: now >= c.expires_at - policy.rotation_lead,
@@ -201,7 +220,11 @@ impl SecretSlots {
 
 fn new_current(hash: SecretHash, now: OffsetDateTime, policy: &SecretPolicy) -> CurrentSecret {
     let now = truncate_ms(now);
-    CurrentSecret { hash, created_at: now, expires_at: now + policy.ttl }
+    CurrentSecret {
+        hash,
+        created_at: now,
+        expires_at: now + policy.ttl,
+    }
 }
 
 #[cfg(test)]
@@ -213,7 +236,11 @@ mod tests {
     const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
 
     fn policy() -> SecretPolicy {
-        SecretPolicy { ttl: Duration::days(30), grace: Duration::days(7), rotation_lead: Duration::days(5) }
+        SecretPolicy {
+            ttl: Duration::days(30),
+            grace: Duration::days(7),
+            rotation_lead: Duration::days(5),
+        }
     }
 
     fn h() -> BcryptHasher {
@@ -227,7 +254,9 @@ mod tests {
     #[test]
     fn issue_sets_current_with_expiry_from_ttl() {
         let hasher = h();
-        let slots = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &policy()).unwrap();
+        let slots = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &policy())
+            .unwrap();
         let c = slots.current.as_ref().unwrap();
         assert_eq!(c.created_at, T0);
         assert_eq!(c.expires_at, T0 + Duration::days(30));
@@ -237,15 +266,22 @@ mod tests {
     #[test]
     fn issue_refuses_when_current_exists() {
         let hasher = h();
-        let slots = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &policy()).unwrap();
-        assert_eq!(slots.issue(hashed(&hasher, "two"), T0, &policy()), Err(LifecycleError::CurrentExists));
+        let slots = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &policy())
+            .unwrap();
+        assert_eq!(
+            slots.issue(hashed(&hasher, "two"), T0, &policy()),
+            Err(LifecycleError::CurrentExists)
+        );
     }
 
     #[test]
     fn rotate_moves_current_to_previous_with_grace() {
         let hasher = h();
         let p = policy();
-        let one = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &p).unwrap();
+        let one = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &p)
+            .unwrap();
         let t1 = T0 + Duration::days(1);
         let two = one.rotate(hashed(&hasher, "two"), t1, &p).unwrap();
         let prev = two.previous.as_ref().unwrap();
@@ -254,8 +290,18 @@ mod tests {
         assert_eq!(prev.grace_expires_at, t1 + Duration::days(7));
         assert_eq!(two.current.as_ref().unwrap().created_at, t1);
         // Both authenticate during the grace window.
-        assert_eq!(two.authenticate(&Secret::new("two"), t1, &hasher).unwrap().0, Slot::Current);
-        assert_eq!(two.authenticate(&Secret::new("one"), t1, &hasher).unwrap().0, Slot::Previous);
+        assert_eq!(
+            two.authenticate(&Secret::new("two"), t1, &hasher)
+                .unwrap()
+                .0,
+            Slot::Current
+        );
+        assert_eq!(
+            two.authenticate(&Secret::new("one"), t1, &hasher)
+                .unwrap()
+                .0,
+            Slot::Previous
+        );
     }
 
     #[test]
@@ -271,71 +317,132 @@ mod tests {
     fn a_second_rotation_drops_the_oldest_secret() {
         let hasher = h();
         let p = policy();
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &p).unwrap();
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &p)
+            .unwrap();
         let s = s.rotate(hashed(&hasher, "two"), T0, &p).unwrap();
         let s = s.rotate(hashed(&hasher, "three"), T0, &p).unwrap();
         assert!(s.authenticate(&Secret::new("one"), T0, &hasher).is_err());
-        assert_eq!(s.authenticate(&Secret::new("two"), T0, &hasher).unwrap().0, Slot::Previous);
-        assert_eq!(s.authenticate(&Secret::new("three"), T0, &hasher).unwrap().0, Slot::Current);
+        assert_eq!(
+            s.authenticate(&Secret::new("two"), T0, &hasher).unwrap().0,
+            Slot::Previous
+        );
+        assert_eq!(
+            s.authenticate(&Secret::new("three"), T0, &hasher)
+                .unwrap()
+                .0,
+            Slot::Current
+        );
     }
 
     #[test]
     fn previous_stops_exactly_at_grace_expiry() {
         let hasher = h();
         let p = policy();
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &p).unwrap();
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &p)
+            .unwrap();
         let s = s.rotate(hashed(&hasher, "two"), T0, &p).unwrap();
         let grace_end = T0 + Duration::days(7);
         let just_before = grace_end - Duration::milliseconds(1);
-        assert!(s.authenticate(&Secret::new("one"), just_before, &hasher).is_ok());
-        assert_eq!(s.authenticate(&Secret::new("one"), grace_end, &hasher), Err(AuthFailure::Mismatch));
-        assert!(s.authenticate(&Secret::new("two"), grace_end, &hasher).is_ok());
+        assert!(s
+            .authenticate(&Secret::new("one"), just_before, &hasher)
+            .is_ok());
+        assert_eq!(
+            s.authenticate(&Secret::new("one"), grace_end, &hasher),
+            Err(AuthFailure::Mismatch)
+        );
+        assert!(s
+            .authenticate(&Secret::new("two"), grace_end, &hasher)
+            .is_ok());
     }
 
     #[test]
     fn previous_is_capped_by_its_own_expiry() {
         let hasher = h();
         let p = policy();
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &p).unwrap();
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &p)
+            .unwrap();
         // Rotated two days before the old secret expires: grace would run
         // five days past it, but the old secret's own expiry wins.
         let t = T0 + Duration::days(28);
         let s = s.rotate(hashed(&hasher, "two"), t, &p).unwrap();
         let own_expiry = T0 + Duration::days(30);
         assert_eq!(s.previous_valid_until(), Some(own_expiry));
-        assert!(s.authenticate(&Secret::new("one"), own_expiry - Duration::milliseconds(1), &hasher).is_ok());
-        assert!(s.authenticate(&Secret::new("one"), own_expiry, &hasher).is_err());
+        assert!(s
+            .authenticate(
+                &Secret::new("one"),
+                own_expiry - Duration::milliseconds(1),
+                &hasher
+            )
+            .is_ok());
+        assert!(s
+            .authenticate(&Secret::new("one"), own_expiry, &hasher)
+            .is_err());
     }
 
     #[test]
     fn current_expires_exactly_at_expires_at() {
         let hasher = h();
         let p = policy();
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &p).unwrap();
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &p)
+            .unwrap();
         let exp = T0 + Duration::days(30);
-        assert!(s.authenticate(&Secret::new("one"), exp - Duration::milliseconds(1), &hasher).is_ok());
-        assert_eq!(s.authenticate(&Secret::new("one"), exp, &hasher), Err(AuthFailure::Expired));
+        assert!(s
+            .authenticate(
+                &Secret::new("one"),
+                exp - Duration::milliseconds(1),
+                &hasher
+            )
+            .is_ok());
+        assert_eq!(
+            s.authenticate(&Secret::new("one"), exp, &hasher),
+            Err(AuthFailure::Expired)
+        );
         assert_eq!(s.status(exp, &p).current_expired, Some(true));
-        assert_eq!(s.status(exp - Duration::milliseconds(1), &p).current_expired, Some(false));
+        assert_eq!(
+            s.status(exp - Duration::milliseconds(1), &p)
+                .current_expired,
+            Some(false)
+        );
     }
 
     #[test]
     fn delete_current_and_previous() {
         let hasher = h();
         let p = policy();
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &p).unwrap();
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &p)
+            .unwrap();
         let s = s.rotate(hashed(&hasher, "two"), T0, &p).unwrap();
         let no_prev = s.delete(SlotTarget::Previous).unwrap();
         assert!(no_prev.previous.is_none());
-        assert!(no_prev.authenticate(&Secret::new("one"), T0, &hasher).is_err());
-        assert_eq!(no_prev.delete(SlotTarget::Previous), Err(LifecycleError::SlotEmpty(SlotTarget::Previous)));
+        assert!(no_prev
+            .authenticate(&Secret::new("one"), T0, &hasher)
+            .is_err());
+        assert_eq!(
+            no_prev.delete(SlotTarget::Previous),
+            Err(LifecycleError::SlotEmpty(SlotTarget::Previous))
+        );
         let no_current = s.delete(SlotTarget::Current).unwrap();
         assert!(no_current.current.is_none());
-        assert!(no_current.authenticate(&Secret::new("two"), T0, &hasher).is_err());
-        assert!(no_current.authenticate(&Secret::new("one"), T0, &hasher).is_ok());
+        assert!(no_current
+            .authenticate(&Secret::new("two"), T0, &hasher)
+            .is_err());
+        assert!(no_current
+            .authenticate(&Secret::new("one"), T0, &hasher)
+            .is_ok());
         let empty = no_current.delete(SlotTarget::Previous).unwrap();
-        assert_eq!(empty.authenticate(&Secret::new("one"), T0, &hasher), Err(AuthFailure::NoSecret));
-        assert_eq!(empty.delete(SlotTarget::Current), Err(LifecycleError::SlotEmpty(SlotTarget::Current)));
+        assert_eq!(
+            empty.authenticate(&Secret::new("one"), T0, &hasher),
+            Err(AuthFailure::NoSecret)
+        );
+        assert_eq!(
+            empty.delete(SlotTarget::Current),
+            Err(LifecycleError::SlotEmpty(SlotTarget::Current))
+        );
     }
 
     #[test]
@@ -343,26 +450,44 @@ mod tests {
         let hasher = h();
         let p = policy();
         assert!(SecretSlots::default().status(T0, &p).rotation_required);
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &p).unwrap();
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &p)
+            .unwrap();
         let lead_start = T0 + Duration::days(30) - Duration::days(5);
-        assert!(!s.status(lead_start - Duration::milliseconds(1), &p).rotation_required);
+        assert!(
+            !s.status(lead_start - Duration::milliseconds(1), &p)
+                .rotation_required
+        );
         assert!(s.status(lead_start, &p).rotation_required);
     }
 
     #[test]
     fn policy_changes_do_not_move_existing_expiry() {
         let hasher = h();
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), T0, &policy()).unwrap();
-        let longer = SecretPolicy { ttl: Duration::days(999), ..policy() };
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), T0, &policy())
+            .unwrap();
+        let longer = SecretPolicy {
+            ttl: Duration::days(999),
+            ..policy()
+        };
         // Status under a new policy still uses the stored expiry.
-        assert_eq!(s.status(T0 + Duration::days(30), &longer).current_expired, Some(true));
+        assert_eq!(
+            s.status(T0 + Duration::days(30), &longer).current_expired,
+            Some(true)
+        );
     }
 
     #[test]
     fn created_at_has_millisecond_precision() {
         let hasher = h();
         let t = T0 + Duration::nanoseconds(1_234_567);
-        let s = SecretSlots::default().issue(hashed(&hasher, "one"), t, &policy()).unwrap();
-        assert_eq!(s.current.unwrap().created_at, T0 + Duration::milliseconds(1));
+        let s = SecretSlots::default()
+            .issue(hashed(&hasher, "one"), t, &policy())
+            .unwrap();
+        assert_eq!(
+            s.current.unwrap().created_at,
+            T0 + Duration::milliseconds(1)
+        );
     }
 }

@@ -28,7 +28,10 @@ pub enum StoreError {
     Conflict,
     /// The client is linked to another service account.
     #[error("client {client_id:?} is already linked to service account {account_id:?}")]
-    LinkConflict { client_id: String, account_id: String },
+    LinkConflict {
+        client_id: String,
+        account_id: String,
+    },
     /// A change that the data does not allow (the message says why, naming
     /// the entries; it never contains a secret).
     #[error("{0}")]
@@ -57,7 +60,11 @@ pub trait ClientRepository: Send + Sync {
     fn create(&self, client: &NewClient) -> Result<Client, StoreError>;
 
     /// MUST return `NotFound` for an unknown id.
-    fn update_settings(&self, id: &ClientId, settings: &ClientSettings) -> Result<Client, StoreError>;
+    fn update_settings(
+        &self,
+        id: &ClientId,
+        settings: &ClientSettings,
+    ) -> Result<Client, StoreError>;
 
     /// Deletes the client and its link. MUST return `NotFound` for an unknown id.
     fn delete(&self, id: &ClientId) -> Result<(), StoreError>;
@@ -66,12 +73,23 @@ pub trait ClientRepository: Send + Sync {
     /// `expected_version`, and returns the new version (`expected + 1`).
     /// MUST return `Conflict` when the version differs and `NotFound` for an
     /// unknown client; never overwrites silently.
-    fn replace_secrets(&self, id: &ClientId, expected_version: i64, slots: &SecretSlots) -> Result<i64, StoreError>;
+    fn replace_secrets(
+        &self,
+        id: &ClientId,
+        expected_version: i64,
+        slots: &SecretSlots,
+    ) -> Result<i64, StoreError>;
 
     /// Swaps one slot's hash from `old` to `new` iff it still holds `old`
     /// (compare-and-swap), leaving `secrets_version` alone: a hash upgrade
     /// after a successful login. Returns whether the swap happened.
-    fn upgrade_hash(&self, id: &ClientId, slot: Slot, old: &SecretHash, new: &SecretHash) -> Result<bool, StoreError>;
+    fn upgrade_hash(
+        &self,
+        id: &ClientId,
+        slot: Slot,
+        old: &SecretHash,
+        new: &SecretHash,
+    ) -> Result<bool, StoreError>;
 }
 
 pub trait ServiceAccountRepository: Send + Sync {
@@ -168,7 +186,10 @@ pub struct NewSigningKey {
 
 impl std::fmt::Debug for NewSigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewSigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("NewSigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,7 +213,12 @@ pub trait SigningKeyRepository: Send + Sync {
 
 pub trait RevocationRepository: Send + Sync {
     /// Records a revoked token id; revoking twice is not an error.
-    fn revoke(&self, jti: &str, client_id: &str, expires_at: OffsetDateTime) -> Result<(), StoreError>;
+    fn revoke(
+        &self,
+        jti: &str,
+        client_id: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
 

@@ -65,7 +65,11 @@ impl ScopeSet {
             return Err(missing.to_owned());
         }
         Ok(Self(
-            self.0.iter().filter(|t| requested.contains(t)).cloned().collect(),
+            self.0
+                .iter()
+                .filter(|t| requested.contains(t))
+                .cloned()
+                .collect(),
         ))
     }
 
@@ -96,10 +100,22 @@ mod tests {
     fn rejects_malformed_tokens() {
         assert_eq!(ScopeSet::parse("a  b"), Err(ScopeError::EmptyToken));
         assert_eq!(ScopeSet::parse(" a"), Err(ScopeError::EmptyToken));
-        assert!(matches!(ScopeSet::parse("a\"b"), Err(ScopeError::InvalidToken(_))));
-        assert!(matches!(ScopeSet::parse("a\\b"), Err(ScopeError::InvalidToken(_))));
-        assert!(matches!(ScopeSet::parse("a\tb"), Err(ScopeError::InvalidToken(_))));
-        assert!(matches!(ScopeSet::parse("caf\u{e9}"), Err(ScopeError::InvalidToken(_))));
+        assert!(matches!(
+            ScopeSet::parse("a\"b"),
+            Err(ScopeError::InvalidToken(_))
+        ));
+        assert!(matches!(
+            ScopeSet::parse("a\\b"),
+            Err(ScopeError::InvalidToken(_))
+        ));
+        assert!(matches!(
+            ScopeSet::parse("a\tb"),
+            Err(ScopeError::InvalidToken(_))
+        ));
+        assert!(matches!(
+            ScopeSet::parse("caf\u{e9}"),
+            Err(ScopeError::InvalidToken(_))
+        ));
     }
 
     #[test]
@@ -107,8 +123,13 @@ mod tests {
         let registered = ScopeSet::parse("read write admin").unwrap();
         let all = registered.grant(&ScopeSet::default()).unwrap();
         assert_eq!(all.to_string(), "read write admin");
-        let some = registered.grant(&ScopeSet::parse("admin read").unwrap()).unwrap();
+        let some = registered
+            .grant(&ScopeSet::parse("admin read").unwrap())
+            .unwrap();
         assert_eq!(some.to_string(), "read admin");
-        assert_eq!(registered.grant(&ScopeSet::parse("delete").unwrap()), Err("delete".into()));
+        assert_eq!(
+            registered.grant(&ScopeSet::parse("delete").unwrap()),
+            Err("delete".into())
+        );
     }
 }

@@ -64,7 +64,9 @@ impl fmt::Debug for SecretHash {
 pub fn generate_secret() -> Result<Secret, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(Secret(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(Secret(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+    ))
 }
 
 #[cfg(test)]
