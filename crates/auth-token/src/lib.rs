@@ -1,1 +1,20 @@
-//! Placeholder until the crate lands.
+//! Access tokens for auth-server: signing-key generation (RS256, ES256,
+//! EdDSA) with private keys encrypted at rest, the loaded key ring that
+//! signs RFC 9068 access tokens and verifies them for introspection and the
+//! admin API, the published JWKS, and the token's claims built from domain
+//! types (SPEC §1 `APP_SIGNING_ALG`/`APP_KEYS_ENCRYPTION_SECRET`, §3 "The
+//! access token", §4). Its boundary: it works on `auth-domain` values handed
+//! to it and does no I/O. Storing keys (`SigningKeyRepository`), checking
+//! revocation, and deciding when to reload keys belong to the callers.
+
+mod alg;
+mod claims;
+mod encryption;
+mod error;
+mod keys;
+
+pub use alg::SigningAlg;
+pub use claims::AccessTokenClaims;
+pub use encryption::{KeyEncryption, MIN_SECRET_BYTES};
+pub use error::{TokenError, VerifyError};
+pub use keys::{generate_key, KeyRing, ACCESS_TOKEN_TYPE};
