@@ -1,0 +1,65 @@
+//! Operations endpoints (SPEC §8): liveness, readiness, metrics.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process runs")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// 200 when startup is done and the database answers, else 503.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready"), (status = 503, description = "Starting, or the database does not answer")))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if !state.is_started() {
+        return unavailable("starting");
+    }
+    let repos = state.repos.clone();
+    match web::block(move || repos.health.ping()).await {
+        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        _ => unavailable("database unavailable"),
+    }
+}
+
+fn unavailable(status: &str) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, "1"))
+        .json(json!({"status": status}))
+}
+
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let (connections, idle) = (state.repos.pool_state)();
+    let gauges = [
+        (
+            "secret_verify_in_flight",
+            "Secret verifications running now",
+            state.verify_pool.in_flight() as f64,
+        ),
+        (
+            "secret_verify_queued",
+            "Secret verifications waiting for a slot",
+            state.verify_pool.queued() as f64,
+        ),
+        (
+            "db_pool_connections",
+            "Open database connections",
+            f64::from(connections),
+        ),
+        (
+            "db_pool_idle_connections",
+            "Idle database connections",
+            f64::from(idle),
+        ),
+    ];
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&gauges))
+}

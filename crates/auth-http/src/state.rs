@@ -1,0 +1,181 @@
+//! What every handler shares: configuration, the storage ports, the hasher,
+//! the signing keys, the verification pool, the failure throttle and the
+//! metrics. Built once per `Application`; nothing here is global.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use auth_domain::{
+    AuditLog, CatalogRepository, ClientRepository, Health, RevocationRepository, SecretHasher,
+    SecretPolicy, ServiceAccountRepository, SigningKeyRepository, StoreError,
+};
+use auth_token::{KeyEncryption, KeyRing};
+
+use crate::metrics::Metrics;
+use crate::proxy::TrustedProxies;
+use crate::throttle::FailureThrottle;
+use crate::verify_pool::VerifyPool;
+
+/// auth-http's section of the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub bind: std::net::SocketAddr,
+    /// `APP_ISSUER`; `None` derives it per request (SPEC §4).
+    pub issuer: Option<String>,
+    pub require_https: bool,
+    pub trusted_proxies: TrustedProxies,
+    pub secret_verify_concurrency: usize,
+    pub secret_verify_queue: usize,
+    pub token_failure_limit: u32,
+    pub secret_policy: SecretPolicy,
+    /// `APP_DATABASE_POOL_TIMEOUT`, also the `Retry-After` of a 503.
+    pub pool_timeout: Duration,
+    /// How long retired signing keys stay published: at least the longest
+    /// token lifetime (1440 minutes).
+    pub publish_retired_keys_for: time::Duration,
+}
+
+/// The storage ports, each behind a trait object so that tests can put a
+/// failing store in front of a real one.
+#[derive(Clone)]
+pub struct Repos {
+    pub clients: Arc<dyn ClientRepository>,
+    pub accounts: Arc<dyn ServiceAccountRepository>,
+    pub catalogue: Arc<dyn CatalogRepository>,
+    pub keys: Arc<dyn SigningKeyRepository>,
+    pub revocations: Arc<dyn RevocationRepository>,
+    pub audit: Arc<dyn AuditLog>,
+    pub health: Arc<dyn Health>,
+    /// (connections, idle connections) of the pool, for /metrics.
+    pub pool_state: Arc<dyn Fn() -> (u32, u32) + Send + Sync>,
+}
+
+impl Repos {
+    /// One store that implements every port.
+    pub fn from_store<S>(store: S, pool_state: Arc<dyn Fn() -> (u32, u32) + Send + Sync>) -> Self
+    where
+        S: ClientRepository
+            + ServiceAccountRepository
+            + CatalogRepository
+            + SigningKeyRepository
+            + RevocationRepository
+            + AuditLog
+            + Health
+            + Clone
+            + 'static,
+    {
+        Self {
+            clients: Arc::new(store.clone()),
+            accounts: Arc::new(store.clone()),
+            catalogue: Arc::new(store.clone()),
+            keys: Arc::new(store.clone()),
+            revocations: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
+            health: Arc::new(store),
+            pool_state,
+        }
+    }
+}
+
+pub struct AppState {
+    pub config: HttpConfig,
+    pub repos: Repos,
+    pub hasher: Arc<dyn SecretHasher>,
+    pub key_encryption: KeyEncryption,
+    keys: RwLock<Option<KeyRing>>,
+    last_key_reload: std::sync::Mutex<Option<Instant>>,
+    ready: AtomicBool,
+    pub verify_pool: VerifyPool,
+    pub throttle: FailureThrottle,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(
+        config: HttpConfig,
+        repos: Repos,
+        hasher: Arc<dyn SecretHasher>,
+        key_encryption: KeyEncryption,
+    ) -> Self {
+        let verify_pool =
+            VerifyPool::new(config.secret_verify_concurrency, config.secret_verify_queue);
+        let throttle = FailureThrottle::new(config.token_failure_limit, Duration::from_secs(60));
+        Self {
+            config,
+            repos,
+            hasher,
+            key_encryption,
+            keys: RwLock::new(None),
+            last_key_reload: std::sync::Mutex::new(None),
+            ready: AtomicBool::new(false),
+            verify_pool,
+            throttle,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// Startup is done (migrations, signing key, seeding): /readyz may say so.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The current key ring, if startup has loaded one.
+    pub fn key_ring(&self) -> Option<KeyRing> {
+        self.keys.read().ok().and_then(|k| k.clone())
+    }
+
+    /// Loads the keys from the database (blocking). Called at startup, after
+    /// `keys rotate`, and when a token names a key id this process has not
+    /// seen (another replica rotated).
+    pub fn reload_keys(&self) -> Result<KeyRing, ReloadError> {
+        let stored = self.repos.keys.list().map_err(ReloadError::Store)?;
+        let now = auth_domain::now_ms();
+        let ring = KeyRing::load(
+            &stored,
+            &self.key_encryption,
+            now,
+            self.config.publish_retired_keys_for,
+        )
+        .map_err(|e| ReloadError::Keys(e.to_string()))?;
+        if let Ok(mut k) = self.keys.write() {
+            *k = Some(ring.clone());
+        }
+        if let Ok(mut t) = self.last_key_reload.lock() {
+            *t = Some(Instant::now());
+        }
+        Ok(ring)
+    }
+
+    /// Reloads unless that was done within the last second, so a flood of
+    /// tokens with made-up key ids cannot turn into a flood of queries.
+    pub fn reload_keys_throttled(&self) -> Option<KeyRing> {
+        let recent = self
+            .last_key_reload
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+        if recent {
+            return self.key_ring();
+        }
+        self.reload_keys().ok()
+    }
+
+    /// Seconds for `Retry-After` on a 503.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.config.pool_timeout.as_secs().max(1)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("signing keys: {0}")]
+    Keys(String),
+}
