@@ -1,0 +1,343 @@
+//! The admin API of SPEC §7: clients, their secret lifecycle, service
+//! accounts, the catalogue and the audit log, guarded by our own bearer
+//! tokens ([`auth::AdminCaller`]). Every failure is a problem+json
+//! ([`problem::Problem`]); bodies are read and parsed here rather than by
+//! actix's JSON extractor so that size, content type, unknown fields and
+//! wrong types all answer problem details naming the field.
+//!
+//! Storage calls are blocking and run on actix's blocking pool; every change
+//! is recorded in the audit log and in a `tracing` line, neither of which
+//! ever carries a secret, a hash or a token.
+
+pub mod audit;
+pub mod auth;
+pub mod catalogue;
+pub mod clients;
+pub mod problem;
+pub mod secrets;
+pub mod service_accounts;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use auth_domain::{AuditOutcome, NewAuditEvent};
+use futures_util::StreamExt as _;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use self::auth::AdminCaller;
+use self::problem::Problem;
+use crate::state::AppState;
+
+/// Largest accepted request body (SPEC §7).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The name of the bearer security scheme in the OpenAPI document.
+pub const BEARER_SCHEME: &str = "bearer";
+
+/// Adds the admin API's bearer security scheme to the OpenAPI document.
+pub struct BearerSecurity;
+
+impl utoipa::Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        scheme.description =
+            Some("An access token of this server (client_credentials grant) whose permissions claim holds the route's permission".into());
+        components.add_security_scheme(BEARER_SCHEME, SecurityScheme::Http(scheme));
+    }
+}
+
+/// RFC 3339 in UTC with exactly three fraction digits
+/// (`2026-01-01T00:00:00.000Z`), the admin API's one time format.
+pub fn rfc3339_ms(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Runs blocking work (storage, hashing) off the async workers. The closure
+/// returns its own problem; a pool that cannot run it is a 503.
+pub async fn blocking<T, F>(state: &web::Data<AppState>, f: F) -> Result<T, Problem>
+where
+    F: FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
+    T: Send + 'static,
+{
+    let st = state.clone();
+    let retry = state.retry_after_secs();
+    web::block(move || f(&st))
+        .await
+        .map_err(|_| Problem::unavailable(retry))?
+}
+
+/// Reads the request body: content type among `accepted` (else 415), at most
+/// [`MAX_BODY_BYTES`] (else 413, judged by `Content-Length` first, then by
+/// what arrives).
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    accepted: &[&str],
+) -> Result<web::Bytes, Problem> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !accepted.iter().any(|a| mime.eq_ignore_ascii_case(a)) {
+        return Err(Problem::unsupported_media_type(&accepted.join(" or ")));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| Problem::bad_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A JSON object body whose members are all among `known` (the rest are
+/// 400s naming the first unknown one, in the body's order).
+pub fn json_object(body: &[u8], known: &[&str]) -> Result<Map<String, Value>, Problem> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_request(format!(
+            "the request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Value::Object(map) = value else {
+        return Err(Problem::bad_request(
+            "the request body must be a JSON object",
+        ));
+    };
+    if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(Problem::bad_field(unknown, "unknown field"));
+    }
+    Ok(map)
+}
+
+/// One member of a JSON object, told apart as merge-patch needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Member<T> {
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Member<T> {
+    /// Absent and null both mean "the default".
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Member::Value(v) => Some(v),
+            Member::Absent | Member::Null => None,
+        }
+    }
+}
+
+/// Reads member `name` as a `T`; a value of the wrong type is a 400 naming
+/// the field and saying what was `expected`.
+pub fn member<T: DeserializeOwned>(
+    map: &Map<String, Value>,
+    name: &str,
+    expected: &str,
+) -> Result<Member<T>, Problem> {
+    match map.get(name) {
+        None => Ok(Member::Absent),
+        Some(Value::Null) => Ok(Member::Null),
+        Some(v) => T::deserialize(v)
+            .map(Member::Value)
+            .map_err(|_| Problem::bad_field(name, format!("must be {expected}"))),
+    }
+}
+
+/// The parameters of a query string, each at most once and all among
+/// `known`; anything else is a 400 naming the parameter.
+pub fn query_params(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)>, Problem> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        if !known.contains(&k.as_ref()) {
+            return Err(Problem::bad_field(&k, "unknown query parameter"));
+        }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(Problem::bad_field(&k, "is given more than once"));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
+}
+
+/// Whether a change went through, for the audit log.
+pub fn outcome_of<T>(result: &Result<T, Problem>) -> Option<AuditOutcome> {
+    match result {
+        Ok(_) => Some(AuditOutcome::Success),
+        // A malformed request or an absent target changed nothing and
+        // concerned nothing that exists: only refusals of a real change
+        // (409, 412) and server failures are recorded as failures.
+        Err(p)
+            if p.status().as_u16() == 409
+                || p.status().as_u16() == 412
+                || p.status().is_server_error() =>
+        {
+            Some(AuditOutcome::Failure)
+        }
+        Err(_) => None,
+    }
+}
+
+/// Writes one audit event and one log line for a change made through the
+/// admin API. An audit write that fails is logged at error level: the
+/// change itself has already been committed, and answering an error for it
+/// would invite a retry that changes things twice.
+pub async fn record(
+    state: &web::Data<AppState>,
+    caller: &AdminCaller,
+    action: &'static str,
+    target_type: &'static str,
+    target_id: &str,
+    outcome: AuditOutcome,
+) {
+    let event = NewAuditEvent {
+        at: auth_domain::now_ms(),
+        actor: caller.sub().to_owned(),
+        action: action.to_owned(),
+        target_type: target_type.to_owned(),
+        target_id: target_id.to_owned(),
+        outcome,
+    };
+    tracing::info!(
+        target: "auth_server::audit",
+        actor = %event.actor.escape_debug(),
+        action,
+        target_type,
+        target_id = %event.target_id.escape_debug(),
+        outcome = outcome.as_str(),
+        "admin change"
+    );
+    let repos = state.repos.clone();
+    let written = web::block(move || repos.audit.record(&event)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::error!(action, "could not write an admin change to the audit log");
+    }
+}
+
+/// Records the audit event of a change handler's `result`, if it is one
+/// worth recording, and passes the result on.
+pub async fn audited<T>(
+    state: &web::Data<AppState>,
+    caller: &AdminCaller,
+    action: &'static str,
+    target_type: &'static str,
+    target_id: &str,
+    result: Result<T, Problem>,
+) -> Result<T, Problem> {
+    if let Some(outcome) = outcome_of(&result) {
+        record(state, caller, action, target_type, target_id, outcome).await;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_are_utc_with_milliseconds() {
+        assert_eq!(
+            rfc3339_ms(datetime!(2026-01-01 00:00:00 UTC)),
+            "2026-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339_ms(datetime!(2026-03-04 05:06:07.089_999 +02:00)),
+            "2026-03-04T03:06:07.089Z"
+        );
+    }
+
+    #[test]
+    fn unknown_members_and_wrong_types_name_the_field() {
+        let e = json_object(br#"{"clientId":"a","bogus":1}"#, &["clientId"]).unwrap_err();
+        assert_eq!(e.field(), Some("bogus"));
+        assert_eq!(json_object(b"[1]", &[]).unwrap_err().status(), 400);
+        assert_eq!(json_object(b"{", &[]).unwrap_err().status(), 400);
+        let map = json_object(br#"{"ttl":"x","n":null,"ok":5}"#, &["ttl", "n", "ok"]).unwrap();
+        assert_eq!(
+            member::<u32>(&map, "ttl", "an integer")
+                .unwrap_err()
+                .field(),
+            Some("ttl")
+        );
+        assert_eq!(
+            member::<u32>(&map, "n", "an integer").unwrap(),
+            Member::Null
+        );
+        assert_eq!(
+            member::<u32>(&map, "missing", "an integer").unwrap(),
+            Member::Absent
+        );
+        assert_eq!(
+            member::<u32>(&map, "ok", "an integer").unwrap(),
+            Member::Value(5)
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_known_and_single() {
+        use actix_web::test::TestRequest;
+        let r = TestRequest::with_uri("/x?target=current").to_http_request();
+        assert_eq!(
+            query_params(&r, &["target"]).unwrap(),
+            vec![("target".to_owned(), "current".to_owned())]
+        );
+        let r = TestRequest::with_uri("/x?target=a&target=b").to_http_request();
+        assert_eq!(
+            query_params(&r, &["target"]).unwrap_err().field(),
+            Some("target")
+        );
+        let r = TestRequest::with_uri("/x?other=1").to_http_request();
+        assert_eq!(
+            query_params(&r, &["target"]).unwrap_err().field(),
+            Some("other")
+        );
+    }
+
+    #[test]
+    fn only_real_refusals_and_failures_are_audited_as_failures() {
+        assert_eq!(outcome_of::<()>(&Ok(())), Some(AuditOutcome::Success));
+        assert_eq!(
+            outcome_of::<()>(&Err(Problem::conflict("x"))),
+            Some(AuditOutcome::Failure)
+        );
+        assert_eq!(
+            outcome_of::<()>(&Err(Problem::precondition_failed())),
+            Some(AuditOutcome::Failure)
+        );
+        assert_eq!(
+            outcome_of::<()>(&Err(Problem::internal())),
+            Some(AuditOutcome::Failure)
+        );
+        assert_eq!(outcome_of::<()>(&Err(Problem::not_found("x"))), None);
+        assert_eq!(outcome_of::<()>(&Err(Problem::bad_field("f", "bad"))), None);
+    }
+}
