@@ -1,1 +1,22 @@
-//! Placeholder until the crate lands.
+//! The auth-server's HTTP surface on actix-web: the OAuth endpoints of SPEC
+//! §3–§4, the proxy-header middleware of §6, the operations endpoints of §8,
+//! and the `Application` that binds and runs them. Only this crate knows
+//! status codes and headers; it reaches storage only through the
+//! auth-domain ports and tokens only through auth-token.
+
+pub mod admin;
+pub mod app;
+pub mod client_auth;
+pub mod discovery;
+pub mod introspect;
+pub mod metrics;
+pub mod oauth_error;
+pub mod ops;
+pub mod proxy;
+pub mod state;
+pub mod throttle;
+pub mod token;
+pub mod verify_pool;
+
+pub use app::{Application, ROUTES};
+pub use state::{AppState, HttpConfig, Repos};
