@@ -1,0 +1,212 @@
+//! Connections: the one diesel connection type over both backends, the
+//! database URL rules of SPEC §1, and the r2d2 manager that chooses the
+//! backend by scheme.
+//!
+//! diesel's derived `MultiConnection::establish` tries each backend in turn
+//! and drops their errors, so a PostgreSQL URL with a wrong port reports
+//! only "invalid connection url" and a bare word silently becomes a SQLite
+//! file. The manager here parses the URL once, up front, and keeps the
+//! backend's own error.
+
+use diesel::connection::{SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection};
+
+/// How long a SQLite connection waits for another writer's lock before
+/// giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// A parsed `APP_DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A SQLite file, by path (relative to the working directory unless it
+    /// starts with `/`).
+    SqliteFile(String),
+    /// A private in-memory SQLite database per connection.
+    SqliteMemory,
+    /// A libpq connection URL, passed on as given.
+    Postgres(String),
+}
+
+const EXPECTED: &str = "expected sqlite://PATH, sqlite::memory:, postgres://… or postgresql://…";
+
+/// Parses a database URL without touching the file system or the network.
+/// Error messages never repeat the URL: a PostgreSQL URL may hold a password.
+pub(crate) fn parse_url(url: &str) -> Result<Target, String> {
+    if url == "sqlite::memory:" {
+        return Ok(Target::SqliteMemory);
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(format!(
+                "the sqlite:// database URL has no path ({EXPECTED})"
+            ));
+        }
+        if path == ":memory:" {
+            return Ok(Target::SqliteMemory);
+        }
+        // sqlx-style options (`?mode=rwc`) would silently become part of
+        // the file name.
+        if path.contains(['?', '#']) {
+            return Err(
+                "the sqlite:// database URL has a query or fragment; options are not supported"
+                    .to_owned(),
+            );
+        }
+        return Ok(Target::SqliteFile(path.to_owned()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target::Postgres(url.to_owned()));
+    }
+    match scheme(url) {
+        Some("sqlite") => Err(format!(
+            "unsupported form of sqlite database URL ({EXPECTED})"
+        )),
+        Some(s) => Err(format!(
+            "unsupported database URL scheme {s:?} ({EXPECTED})"
+        )),
+        None => Err(format!("the database URL has no scheme ({EXPECTED})")),
+    }
+}
+
+/// RFC 3986's `scheme` of a URL, if it has one.
+fn scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+/// Why a pooled connection could not be made or kept; r2d2 passes its
+/// message on in its timeout error, so the caller sees the real cause.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnError {
+    #[error("{0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+#[derive(Debug)]
+pub(crate) struct Manager {
+    target: Target,
+}
+
+impl Manager {
+    pub(crate) fn new(target: Target) -> Self {
+        Self { target }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ConnError;
+
+    fn connect(&self) -> Result<DbConn, ConnError> {
+        Ok(match &self.target {
+            Target::SqliteFile(path) => DbConn::Sqlite(SqliteConnection::establish(path)?),
+            Target::SqliteMemory => DbConn::Sqlite(SqliteConnection::establish(":memory:")?),
+            Target::Postgres(url) => DbConn::Postgres(PgConnection::establish(url)?),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnError> {
+        Ok(conn.batch_execute("SELECT 1")?)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        // A connection left inside a transaction (a panic mid-way) must not
+        // be handed to the next caller.
+        <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+/// Per-connection SQLite settings: foreign keys (off by default in SQLite,
+/// and the `ON DELETE SET NULL` of service-account links relies on them),
+/// waiting for locks instead of failing, and WAL so readers never block
+/// the writer.
+#[derive(Debug)]
+pub(crate) struct SqlitePragmas {
+    /// WAL needs a file; an in-memory database keeps its own journal.
+    pub(crate) wal: bool,
+}
+
+impl CustomizeConnection<DbConn, ConnError> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), ConnError> {
+        if let DbConn::Sqlite(c) = conn {
+            // busy_timeout first: switching to WAL takes a lock that another
+            // connection opening at the same moment may hold.
+            c.batch_execute(&format!(
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                 PRAGMA foreign_keys = ON; \
+                 PRAGMA synchronous = NORMAL;"
+            ))?;
+            if self.wal {
+                c.batch_execute("PRAGMA journal_mode = WAL;")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Logs failed connection attempts through `tracing` (r2d2's default goes
+/// to the `log` crate, which this server does not wire up).
+#[derive(Debug)]
+pub(crate) struct TracingErrorHandler;
+
+impl HandleError<ConnError> for TracingErrorHandler {
+    fn handle_error(&self, error: ConnError) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_a_relative_or_absolute_path_or_memory() {
+        assert_eq!(
+            parse_url("sqlite://auth-server.db"),
+            Ok(Target::SqliteFile("auth-server.db".into()))
+        );
+        assert_eq!(
+            parse_url("sqlite:///var/lib/auth/auth.db"),
+            Ok(Target::SqliteFile("/var/lib/auth/auth.db".into()))
+        );
+        assert_eq!(parse_url("sqlite::memory:"), Ok(Target::SqliteMemory));
+        assert_eq!(parse_url("sqlite://:memory:"), Ok(Target::SqliteMemory));
+    }
+
+    #[test]
+    fn postgres_urls_are_passed_on_unchanged() {
+        for url in [
+            "postgres://u:p@db:5432/auth",
+            "postgresql://u@db/auth?sslmode=require",
+        ] {
+            assert_eq!(parse_url(url), Ok(Target::Postgres(url.into())));
+        }
+    }
+
+    #[test]
+    fn unknown_schemes_are_named_and_the_url_is_not_repeated() {
+        let err = parse_url("mysql://root:hunter2@db/auth").unwrap_err();
+        assert!(err.contains("\"mysql\""), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = parse_url("auth.db").unwrap_err();
+        assert!(err.contains("no scheme"), "{err}");
+        let err = parse_url("sqlite:auth.db").unwrap_err();
+        assert!(err.contains("unsupported form"), "{err}");
+        assert!(parse_url("sqlite://").is_err());
+        assert!(parse_url("sqlite://auth.db?mode=rwc").is_err());
+        assert!(parse_url("").is_err());
+    }
+}
