@@ -1,0 +1,111 @@
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use auth_domain::{ClientRepository, Health, StoreError};
+use auth_store::{validate_database_url, Backend, Store, StoreConfig};
+
+use crate::support::{cid, confidential};
+
+fn config(url: &str, pool_timeout: Duration) -> StoreConfig {
+    StoreConfig {
+        url: url.into(),
+        pool_size: 16,
+        pool_timeout,
+    }
+}
+
+#[test]
+fn sqlite_memory_is_one_database_behind_a_pool_of_one() {
+    // Asking for 16 connections would give 16 separate empty databases.
+    let store = Store::open(&config("sqlite::memory:", Duration::from_secs(5))).unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store.migrate().unwrap();
+    store.create(&confidential("svc")).unwrap();
+    let clone = store.clone();
+    let found = std::thread::spawn(move || clone.find(&cid("svc")).unwrap())
+        .join()
+        .unwrap();
+    assert!(found.is_some(), "every caller sees the one database");
+    store.migrate().unwrap(); // already applied: nothing to do
+    assert_eq!(store.list().unwrap().len(), 1);
+}
+
+#[test]
+fn unknown_schemes_are_refused_without_creating_a_file() {
+    for (url, says) in [
+        ("mysql://root@db/auth", "\"mysql\""),
+        ("auth.db", "no scheme"),
+        ("sqlite:auth.db", "sqlite"),
+        ("file:auth.db", "\"file\""),
+    ] {
+        let err = validate_database_url(url).unwrap_err();
+        assert!(err.contains(says), "{url}: {err}");
+        match Store::open(&config(url, Duration::from_secs(1))) {
+            Err(StoreError::Other(m)) => assert_eq!(m, err),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    assert!(!Path::new("auth.db").exists());
+    for url in [
+        "sqlite://auth-server.db",
+        "sqlite:///var/lib/auth/auth.db",
+        "sqlite::memory:",
+        "postgres://u:p@db/auth",
+        "postgresql://db/auth",
+    ] {
+        assert_eq!(validate_database_url(url), Ok(()), "{url}");
+    }
+    assert!(
+        !Path::new("auth-server.db").exists(),
+        "validation does no I/O"
+    );
+}
+
+#[test]
+fn impossible_pool_settings_are_refused() {
+    let mut cfg = config("sqlite::memory:", Duration::from_secs(1));
+    cfg.pool_size = 0;
+    assert!(matches!(Store::open(&cfg), Err(StoreError::Other(m)) if m.contains("pool size")));
+    let cfg = config("sqlite::memory:", Duration::ZERO);
+    assert!(matches!(Store::open(&cfg), Err(StoreError::Other(m)) if m.contains("timeout")));
+}
+
+#[test]
+fn postgres_down_opens_then_answers_unavailable_within_the_pool_timeout() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let timeout = Duration::from_millis(700);
+    let store = Store::open(&config("postgres://postgres@127.0.0.1:1/auth", timeout))
+        .expect("opening must not need the database");
+    assert_eq!(store.backend(), Backend::Postgres);
+    for attempt in [
+        store.ping(),
+        store.migrate(),
+        store.find(&cid("svc")).map(drop),
+    ] {
+        match attempt {
+            Err(StoreError::Unavailable(m)) => {
+                assert!(m.contains("port 1"), "the real cause is kept: {m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let started = Instant::now();
+    assert!(matches!(store.ping(), Err(StoreError::Unavailable(_))));
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeout - Duration::from_millis(50) && waited < timeout * 4,
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn an_unopenable_sqlite_file_reports_sqlite_s_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/missing-dir/auth.db", dir.path().display());
+    let store = Store::open(&config(&url, Duration::from_millis(300))).unwrap();
+    match store.ping() {
+        Err(StoreError::Unavailable(m)) => assert!(m.contains("unable to open"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!dir.path().join("missing-dir").exists());
+}
