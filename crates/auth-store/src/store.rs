@@ -133,6 +133,12 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
+    /// (open connections, idle connections), for metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

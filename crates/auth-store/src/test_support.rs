@@ -98,6 +98,29 @@ pub fn postgres_store() -> Option<(Store, TestGuard)> {
     Some((store, guard))
 }
 
+/// The URL of a new, empty (unmigrated) PostgreSQL database, or `None` when
+/// `TEST_DATABASE_URL` is unset; for tests that start whole servers, which
+/// migrate by themselves. Panics when the server cannot be reached.
+pub fn fresh_postgres_url() -> Option<(String, TestGuard)> {
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+        panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
+    });
+    let name = unique_name();
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+    let guard = TestGuard {
+        inner: GuardInner::Postgres {
+            admin_url: admin_url.clone(),
+            name: name.clone(),
+        },
+    };
+    Some((with_database(&admin_url, &name), guard))
+}
+
 fn open_migrated(url: &str) -> Store {
     let store = Store::open(&config(url.to_owned()))
         .unwrap_or_else(|e| panic!("cannot open the test store: {e}"));

@@ -1,0 +1,337 @@
+//! The startup sequence of `auth-server serve` (SPEC §1): bind, then — while
+//! /healthz answers and /readyz says 503 — apply migrations, make sure there
+//! is an active signing key of `APP_SIGNING_ALG`, load the keys, apply the
+//! seed files, and declare the server ready. A database that does not answer
+//! yet is waited for; every other failure stops the server with one message.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use auth_domain::{
+    AuditLog, AuditOutcome, BcryptHasher, NewAuditEvent, SigningKeyRepository, StoreError,
+};
+use auth_http::proxy::TrustedProxies;
+use auth_http::{AppState, Application, HttpConfig, Repos};
+use auth_seed::{SeedRules, SeedSources};
+use auth_store::{Store, StoreConfig};
+use auth_token::{generate_key, KeyEncryption, SigningAlg};
+
+use crate::config::{redact_url, Config};
+
+/// Reads a seed secret variable; the process environment in production.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+pub fn process_env() -> EnvLookup {
+    Arc::new(|name: &str| std::env::var(name).ok())
+}
+
+/// A startup failure: one message naming what is at fault, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database {url}: {message}")]
+    Database { url: String, message: String },
+    #[error("signing keys: {0}")]
+    Keys(String),
+    #[error("seed files:\n{0}")]
+    Seed(String),
+    #[error("cannot listen on {addr}: {message}")]
+    Bind { addr: String, message: String },
+    #[error("server: {0}")]
+    Server(String),
+}
+
+pub fn store_config(config: &Config) -> StoreConfig {
+    StoreConfig {
+        url: config.database_url.clone(),
+        pool_size: config.database_pool_size,
+        pool_timeout: config.database_pool_timeout,
+    }
+}
+
+pub fn open_store(config: &Config) -> Result<Store, StartupError> {
+    Store::open(&store_config(config)).map_err(|e| StartupError::Database {
+        url: redact_url(&config.database_url),
+        message: e.to_string(),
+    })
+}
+
+pub fn http_config(config: &Config) -> Result<HttpConfig, StartupError> {
+    let trusted_proxies = match &config.forwarded_trusted_proxies {
+        None => TrustedProxies::default_ranges(),
+        Some(s) => TrustedProxies::parse(s).map_err(|e| {
+            StartupError::Config(format!(
+                "configuration: forwarded_trusted_proxies (APP_FORWARDED_TRUSTED_PROXIES): {e}"
+            ))
+        })?,
+    };
+    Ok(HttpConfig {
+        bind: config.bind,
+        issuer: config.issuer.clone(),
+        require_https: config.require_https,
+        trusted_proxies,
+        secret_verify_concurrency: config.secret_verify_concurrency,
+        secret_verify_queue: config.secret_verify_queue,
+        token_failure_limit: config.token_failure_limit,
+        secret_policy: config.secret_policy,
+        pool_timeout: config.database_pool_timeout,
+        // The longest token lifetime a client may have is 1440 minutes.
+        publish_retired_keys_for: time::Duration::minutes(1440),
+    })
+}
+
+pub fn key_encryption(config: &Config) -> Result<KeyEncryption, StartupError> {
+    KeyEncryption::new(config.keys_encryption_secret.as_ref()).map_err(|e| {
+        StartupError::Config(format!(
+            "configuration: keys_encryption_secret (APP_KEYS_ENCRYPTION_SECRET): {e}"
+        ))
+    })
+}
+
+pub fn signing_alg(config: &Config) -> Result<SigningAlg, StartupError> {
+    config.signing_alg.parse().map_err(|_| {
+        StartupError::Config(format!(
+            "configuration: signing_alg (APP_SIGNING_ALG): {:?} is not supported",
+            config.signing_alg
+        ))
+    })
+}
+
+pub fn seed_rules(config: &Config) -> SeedRules {
+    SeedRules {
+        min_secret_len: config.client_secret_min_length,
+        policy: config.secret_policy,
+    }
+}
+
+pub fn seed_sources(config: &Config) -> SeedSources {
+    SeedSources {
+        clients: config.seed_clients_file.clone(),
+        service_accounts: config.seed_service_accounts_file.clone(),
+    }
+}
+
+/// A bound application and what its startup needs.
+pub struct Prepared {
+    pub app: Application,
+    pub state: web::Data<AppState>,
+    pub store: Store,
+}
+
+/// Opens the store (no connection yet), builds the state and binds.
+pub fn prepare(config: &Config, listener: Option<TcpListener>) -> Result<Prepared, StartupError> {
+    let store = open_store(config)?;
+    let enc = key_encryption(config)?;
+    if !enc.is_enabled() {
+        tracing::warn!("APP_KEYS_ENCRYPTION_SECRET is not set: signing keys are stored unencrypted in the database");
+    }
+    signing_alg(config)?;
+    let hasher =
+        BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartupError::Config(e.to_string()))?;
+    let pool_store = store.clone();
+    let repos = Repos::from_store(store.clone(), Arc::new(move || pool_store.pool_state()));
+    let state = web::Data::new(AppState::new(
+        http_config(config)?,
+        repos,
+        Arc::new(hasher),
+        enc,
+    ));
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(config.bind).map_err(|e| StartupError::Bind {
+            addr: config.bind.to_string(),
+            message: e.to_string(),
+        })?,
+    };
+    let app = Application::build(state.clone(), listener).map_err(|e| StartupError::Bind {
+        addr: config.bind.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(Prepared { app, state, store })
+}
+
+/// Retries `op` while the database is unavailable (logging each wait), so a
+/// server started before its database becomes ready once the database does.
+fn with_database<T>(
+    what: &str,
+    mut op: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match op() {
+            Err(StoreError::Unavailable(message)) => {
+                tracing::warn!(step = what, error = %message, retry_in_ms = wait.as_millis() as u64, "database unavailable during startup");
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Makes sure the active key has the configured algorithm, creating one
+/// under the store's lock when there is none or the algorithm changed.
+pub fn ensure_signing_key(
+    store: &Store,
+    config: &Config,
+    enc: &KeyEncryption,
+) -> Result<(), StartupError> {
+    let alg = signing_alg(config)?;
+    let mut failure: Option<String> = None;
+    let result = with_database("signing key", || {
+        store.ensure_active(alg.as_str(), &mut || {
+            generate_key(alg, auth_domain::now_ms(), enc).map_err(|e| {
+                failure = Some(e.to_string());
+                e.to_string()
+            })
+        })
+    });
+    match result {
+        Ok(key) => {
+            tracing::info!(kid = %key.kid, alg = %key.alg, "active signing key");
+            Ok(())
+        }
+        Err(e) => Err(StartupError::Keys(failure.unwrap_or_else(|| e.to_string()))),
+    }
+}
+
+/// Migrations, signing key, seeding; then ready.
+pub fn bootstrap(
+    prepared_state: &AppState,
+    store: &Store,
+    config: &Config,
+    env: &EnvLookup,
+) -> Result<(), StartupError> {
+    let db_err = |e: StoreError| StartupError::Database {
+        url: redact_url(&config.database_url),
+        message: e.to_string(),
+    };
+    with_database("migrations", || store.migrate()).map_err(db_err)?;
+    ensure_signing_key(store, config, &prepared_state.key_encryption)?;
+    with_database("load signing keys", || match prepared_state.reload_keys() {
+        Ok(_) => Ok(()),
+        Err(auth_http::state::ReloadError::Store(e)) => Err(e),
+        Err(auth_http::state::ReloadError::Keys(m)) => Err(StoreError::Rejected(m)),
+    })
+    .map_err(|e| StartupError::Keys(e.to_string()))?;
+    let sources = seed_sources(config);
+    if sources.clients.is_some() || sources.service_accounts.is_some() {
+        let hasher = prepared_state.hasher.clone();
+        let env = env.clone();
+        let lookup = move |name: &str| env(name);
+        let outcome = auth_seed::apply(
+            store,
+            &sources,
+            &lookup,
+            &seed_rules(config),
+            hasher.as_ref(),
+            auth_domain::now_ms(),
+        )
+        .map_err(|e| StartupError::Seed(e.to_string()))?;
+        for id in &outcome.skipped_clients {
+            tracing::info!(client_id = %id.escape_debug(), "seeded client exists already; left unchanged");
+        }
+    }
+    prepared_state.set_ready();
+    tracing::info!("ready");
+    Ok(())
+}
+
+/// `auth-server serve`: runs until SIGTERM (graceful, up to 30 s) or until
+/// startup fails.
+pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
+    let prepared = prepare(&config, None)?;
+    tracing::info!(bind = %config.bind, database = %redact_url(&config.database_url), "listening");
+    let handle = prepared.app.handle();
+    let state = prepared.state.clone();
+    let store = prepared.store.clone();
+    let server = actix_web::rt::spawn(prepared.app.run_until_stopped());
+    let boot = web::block(move || bootstrap(&state, &store, &config, &env))
+        .await
+        .map_err(|e| StartupError::Server(e.to_string()))
+        .and_then(|r| r);
+    if let Err(e) = boot {
+        handle.stop(false).await;
+        return Err(e);
+    }
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StartupError::Server(e.to_string())),
+        Err(e) => Err(StartupError::Server(e.to_string())),
+    }
+}
+
+/// `auth-server migrate`.
+pub fn migrate(config: &Config) -> Result<(), StartupError> {
+    let store = open_store(config)?;
+    store.migrate().map_err(|e| StartupError::Database {
+        url: redact_url(&config.database_url),
+        message: e.to_string(),
+    })
+}
+
+/// `auth-server keys rotate`: a new active key; the old ones stay published.
+pub fn rotate_keys(config: &Config) -> Result<String, StartupError> {
+    let store = open_store(config)?;
+    let db_err = |e: StoreError| StartupError::Database {
+        url: redact_url(&config.database_url),
+        message: e.to_string(),
+    };
+    store.migrate().map_err(db_err)?;
+    let enc = key_encryption(config)?;
+    let alg = signing_alg(config)?;
+    let now = auth_domain::now_ms();
+    let key = generate_key(alg, now, &enc).map_err(|e| StartupError::Keys(e.to_string()))?;
+    let stored = store.rotate(&key).map_err(db_err)?;
+    store
+        .record(&NewAuditEvent {
+            at: now,
+            actor: "cli".into(),
+            action: "signing_key.rotate".into(),
+            target_type: "signing_key".into(),
+            target_id: stored.kid.clone(),
+            outcome: AuditOutcome::Success,
+        })
+        .map_err(db_err)?;
+    Ok(stored.kid)
+}
+
+/// `auth-server check`: every problem, without touching the database.
+pub fn check(config: &Config, env: &EnvLookup) -> Result<String, Vec<String>> {
+    let mut problems = Vec::new();
+    if let Err(e) = auth_store::validate_database_url(&config.database_url) {
+        problems.push(format!(
+            "configuration: database_url (APP_DATABASE_URL): {e}"
+        ));
+    }
+    if let Err(e) = http_config(config) {
+        problems.push(e.to_string());
+    }
+    if let Err(e) = key_encryption(config) {
+        problems.push(e.to_string());
+    }
+    let sources = seed_sources(config);
+    let lookup = |name: &str| env(name);
+    let summary = match auth_seed::check(&sources, &lookup, &seed_rules(config)) {
+        Ok(s) => Some(s),
+        Err(errors) => {
+            problems.extend(errors.to_string().lines().map(str::to_owned));
+            None
+        }
+    };
+    if problems.is_empty() {
+        Ok(summary
+            .map(|s| {
+                format!(
+                    "configuration and seed files are valid: {} confidential and {} public client(s), {} service account(s), {} extra permission(s), {} extra role(s), {} group(s)",
+                    s.confidential_clients, s.public_clients, s.service_accounts, s.permissions, s.roles, s.groups
+                )
+            })
+            .unwrap_or_else(|| "configuration is valid".into()))
+    } else {
+        Err(problems)
+    }
+}

@@ -1,0 +1,253 @@
+//! Test harness: fresh databases, seed files, in-process servers and the
+//! real binary.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::web;
+use auth_http::AppState;
+use auth_server::{config, startup};
+
+pub const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
+pub const SVC_SECRET: &str = "my-service-secret-0123456789";
+pub const BASIC_SECRET: &str = "basic:secret+with%odd chars";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL when `TEST_DATABASE_URL` is set (and then it
+/// must work: an unreachable server fails the test).
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        b.push(Backend::Postgres);
+    }
+    b
+}
+
+/// A fresh, empty database and whatever keeps it alive.
+pub struct Database {
+    pub url: String,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+pub fn fresh_database(backend: Backend) -> Database {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+            Database {
+                url,
+                _guard: Box::new(dir),
+            }
+        }
+        Backend::Postgres => {
+            let (url, guard) = auth_store::test_support::fresh_postgres_url()
+                .expect("TEST_DATABASE_URL is set, so PostgreSQL must be reachable");
+            Database {
+                url,
+                _guard: Box::new(guard),
+            }
+        }
+    }
+}
+
+/// The standard seed: the seed document's `my-service` (post, scope read,
+/// ttl 60) linked to `svc-my-service` (USER); `admin-cli` (basic) linked to
+/// `svc-admin` (ADMIN_SYSTEM); `basic-client` (basic, scopes read write)
+/// unlinked; `inactive-client` linked to an inactive account; a public client.
+pub const CLIENTS_YAML: &str = r#"
+clients:
+  public:
+    - client_id: web-app
+      client_name: Web App
+      redirect_uris: ["https://app.example/cb"]
+  confidential:
+    - client_id: my-service
+      client_name: My Service
+      client_secret_env_var_name: MY_SERVICE_CLIENT_SECRET
+      client_authentication_method: client_secret_post
+      access_token_ttl_minutes: 60
+      scope: read
+    - client_id: admin-cli
+      client_secret_env_var_name: ADMIN_CLI_CLIENT_SECRET
+    - client_id: basic-client
+      client_secret_env_var_name: BASIC_CLIENT_SECRET
+      scope: read write
+    - client_id: inactive-client
+      client_secret_env_var_name: INACTIVE_CLIENT_SECRET
+      client_authentication_method: client_secret_post
+"#;
+
+pub const ACCOUNTS_YAML: &str = r#"
+permissions:
+  - name: data.read
+    description: Read datasets
+roles:
+  - name: ANALYST
+    permissions: [data.read]
+groups:
+  - name: urn:example:groups:ops
+serviceAccounts:
+  - id: svc-my-service
+    name: svc-my-service
+    description: Service account for My Service
+    active: true
+    clientId: my-service
+    roles: ["USER", "ANALYST"]
+    permissions: ["users.read"]
+    groups: ["urn:example:groups:ops"]
+    attributes: {team: platform}
+  - id: svc-admin
+    clientId: admin-cli
+    roles: ["ADMIN_SYSTEM"]
+  - id: svc-inactive
+    clientId: inactive-client
+    active: false
+"#;
+
+pub fn seed_env() -> BTreeMap<String, String> {
+    [
+        ("MY_SERVICE_CLIENT_SECRET", SVC_SECRET),
+        ("ADMIN_CLI_CLIENT_SECRET", ADMIN_SECRET),
+        ("BASIC_CLIENT_SECRET", BASIC_SECRET),
+        ("INACTIVE_CLIENT_SECRET", "inactive-secret-0123456789"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// Writes both seed files into `dir` and returns the APP_* settings naming them.
+pub fn write_seeds(dir: &Path, clients: &str, accounts: &str) -> BTreeMap<String, String> {
+    let c = dir.join("clients.yaml");
+    let a = dir.join("service-accounts.yaml");
+    std::fs::write(&c, clients).unwrap();
+    std::fs::write(&a, accounts).unwrap();
+    [
+        ("APP_SEED_CLIENTS_FILE".to_owned(), c.display().to_string()),
+        (
+            "APP_SEED_SERVICE_ACCOUNTS_FILE".to_owned(),
+            a.display().to_string(),
+        ),
+    ]
+    .into()
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub state: web::Data<AppState>,
+    pub handle: ServerHandle,
+    pub backend: Backend,
+    pub db: Database,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with `X-Forwarded-Proto: https`, as a mesh sidecar sends it.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("X-Forwarded-Proto", "https")
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Options for [`spawn`].
+#[derive(Default, Clone)]
+pub struct Spawn {
+    pub settings: BTreeMap<String, String>,
+    pub clients_yaml: Option<String>,
+    pub accounts_yaml: Option<String>,
+    pub db_url: Option<String>,
+    /// Seed secret variables that replace or add to [`seed_env`].
+    pub env: BTreeMap<String, String>,
+}
+
+/// Starts a server in this process on port 0 with the standard seed (or the
+/// given one), BCrypt cost 4, and waits until it is ready.
+pub async fn spawn(backend: Backend, opts: Spawn) -> TestServer {
+    let db = match &opts.db_url {
+        Some(url) => Database {
+            url: url.clone(),
+            _guard: Box::new(()),
+        },
+        None => fresh_database(backend),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = write_seeds(
+        dir.path(),
+        opts.clients_yaml.as_deref().unwrap_or(CLIENTS_YAML),
+        opts.accounts_yaml.as_deref().unwrap_or(ACCOUNTS_YAML),
+    );
+    settings.insert("APP_DATABASE_URL".into(), db.url.clone());
+    settings.insert("APP_BCRYPT_COST".into(), "4".into());
+    settings.insert("APP_DATABASE_POOL_SIZE".into(), "4".into());
+    settings.extend(opts.settings.clone());
+    let config = config::load(None, &settings).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let prepared = startup::prepare(&config, Some(listener)).unwrap();
+    let port = prepared.app.port();
+    let handle = prepared.app.handle();
+    let state = prepared.state.clone();
+    let store = prepared.store.clone();
+    actix_web::rt::spawn(prepared.app.run_until_stopped());
+    let mut env = seed_env();
+    env.extend(opts.env.clone());
+    let lookup: startup::EnvLookup = Arc::new(move |k: &str| env.get(k).cloned());
+    let st = state.clone();
+    web::block(move || startup::bootstrap(&st, &store, &config, &lookup))
+        .await
+        .unwrap()
+        .unwrap();
+    TestServer {
+        base: format!("http://127.0.0.1:{port}"),
+        state,
+        handle,
+        backend,
+        db,
+        dir,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// The path of the built binary.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_auth-server"))
+}
+
+/// Runs the binary with exactly `env` (plus PATH) and returns its output.
+pub fn run_binary(args: &[&str], env: &BTreeMap<String, String>, cwd: &Path) -> Output {
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(cwd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

@@ -1,0 +1,15 @@
+//! Full-server tests: real servers on port 0 over real HTTP, on SQLite and
+//! (when `TEST_DATABASE_URL` is set) PostgreSQL, and the real binary for
+//! startup errors and replicas.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin_accounts;
+mod admin_clients;
+mod admin_logs;
+mod admin_secrets;
+mod admin_support;
+mod common;
+mod e2e_oauth2;
+mod replicas;
+mod startup_errors;
+mod token_endpoint;
