@@ -141,3 +141,80 @@ proptest! {
         prop_assert_eq!(&s.scope, &want_scope);
     }
 }
+
+fn attribute_value() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        "[ -~]{0,20}".prop_map(serde_json::Value::from),
+        any::<i32>().prop_map(serde_json::Value::from),
+        any::<bool>().prop_map(serde_json::Value::from),
+        prop::collection::vec("[a-z]{1,8}", 0..3).prop_map(serde_json::Value::from),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_valid_service_account_entry_round_trips(
+        id in "[!-~][ -~]{0,40}",
+        name in proptest::option::of("[ -~]{0,30}"),
+        description in proptest::option::of("[ -~]{0,30}"),
+        active in proptest::option::of(any::<bool>()),
+        client_id in proptest::option::of("[!-~]{1,20}"),
+        roles in proptest::option::of(prop::collection::vec("[A-Z_]{1,10}", 0..3)),
+        permissions in proptest::option::of(prop::collection::vec("[a-z.]{1,10}", 0..3)),
+        groups in proptest::option::of(prop::collection::vec("urn:[a-z:]{1,10}", 0..3)),
+        attributes in proptest::option::of(prop::collection::btree_map("[a-zA-Z_]{1,10}", attribute_value(), 0..4)),
+    ) {
+        let q = |s: &str| serde_json::to_string(s).unwrap();
+        let list = |v: &Vec<String>| serde_json::to_string(v).unwrap();
+        let mut text = format!("serviceAccounts:\n  - id: {}\n", q(&id));
+        if let Some(n) = &name {
+            text.push_str(&format!("    name: {}\n", q(n)));
+        }
+        if let Some(d) = &description {
+            text.push_str(&format!("    description: {}\n", q(d)));
+        }
+        if let Some(a) = active {
+            text.push_str(&format!("    active: {a}\n"));
+        }
+        if let Some(c) = &client_id {
+            text.push_str(&format!("    clientId: {}\n", q(c)));
+        }
+        for (key, value) in [("roles", &roles), ("permissions", &permissions), ("groups", &groups)] {
+            if let Some(v) = value {
+                text.push_str(&format!("    {key}: {}\n", list(v)));
+            }
+        }
+        let attributes: Option<serde_json::Map<String, serde_json::Value>> =
+            attributes.map(|a| a.into_iter().collect());
+        if let Some(a) = &attributes {
+            text.push_str(&format!("    attributes: {}\n", serde_json::to_string(a).unwrap()));
+        }
+
+        let file = parse_service_accounts_str(Path::new("s.yaml"), &text).unwrap();
+        prop_assert_eq!(file.service_accounts.len(), 1);
+        let seed = &file.service_accounts[0];
+        let a = &seed.account;
+        prop_assert_eq!(&a.id, &id);
+        prop_assert_eq!(&a.name, name.as_ref().unwrap_or(&id));
+        prop_assert_eq!(&a.description, &description.unwrap_or_default());
+        prop_assert_eq!(a.active, active.unwrap_or(true));
+        prop_assert_eq!(&seed.client_id, &client_id);
+        prop_assert_eq!(&a.roles, &roles.unwrap_or_default());
+        prop_assert_eq!(&a.permissions, &permissions.unwrap_or_default());
+        prop_assert_eq!(&a.groups, &groups.unwrap_or_default());
+        prop_assert_eq!(&a.attributes, &attributes.unwrap_or_default());
+    }
+
+    #[test]
+    fn an_unknown_service_account_field_is_an_error_naming_it(field in "[a-z][a-zA-Z]{2,12}") {
+        let known = ["id", "name", "description", "active", "clientId", "roles", "permissions", "groups", "attributes"];
+        prop_assume!(!known.contains(&field.as_str()));
+        let text = format!("serviceAccounts:\n  - id: svc\n    {field}: x\n");
+        let errors = parse_service_accounts_str(Path::new("s.yaml"), &text).unwrap_err();
+        let shown = errors.to_string();
+        prop_assert!(shown.contains(&field), "{}", shown);
+        prop_assert!(shown.contains("s.yaml"), "{}", shown);
+    }
+}
