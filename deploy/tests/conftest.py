@@ -334,6 +334,7 @@ def materialize_pod(
     external_configmaps: dict[str, dict[str, str]] | None = None,
     pod_spec: dict[str, Any] | None = None,
     container: dict[str, Any] | None = None,
+    rewrite_paths: bool = True,
 ) -> dict[str, str]:
     """What the server container would see, laid out on this machine.
 
@@ -341,8 +342,9 @@ def materialize_pod(
     container's environment is resolved: plain values as they are,
     secretKeyRef from the rendered Secrets or, failing that, from the
     Secrets the scenario says exist already (EXTERNAL_SECRETS). Paths under
-    a mount point are rewritten to their place under `root`. A reference to
-    anything that would not exist in the cluster fails the test.
+    a mount point are rewritten to their place under `root`, unless the
+    files are to be mounted at their own paths (a container). A reference
+    to anything that would not exist in the cluster fails the test.
     """
     pod_spec = pod_spec or rendered.pod_spec
     container = container or rendered.server
@@ -371,8 +373,10 @@ def materialize_pod(
             if value is None:
                 value = EXTERNAL_SECRETS.get((ref["name"], ref["key"]))
             assert value is not None, f"{entry['name']}: Secret {ref['name']} key {ref['key']} would not exist"
-        for mount_path, host_dir in moved.items():
+        # The deepest mount point holding the path wins, as in the container.
+        for mount_path in sorted(moved if rewrite_paths else (), key=len, reverse=True):
             if value.startswith(mount_path + "/"):
-                value = host_dir + value[len(mount_path):]
+                value = moved[mount_path] + value[len(mount_path):]
+                break
         env[entry["name"]] = value
     return env
