@@ -20,6 +20,10 @@ use auth_token::{generate_key, KeyEncryption, SigningAlg};
 
 use crate::config::{redact_url, Config};
 
+/// How often a running server re-reads signing keys and the catalogue, so
+/// that `keys rotate` and another replica's seeding reach it.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
+
 /// Reads a seed secret variable; the process environment in production.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -123,6 +127,16 @@ pub struct Prepared {
 
 /// Opens the store (no connection yet), builds the state and binds.
 pub fn prepare(config: &Config, listener: Option<TcpListener>) -> Result<Prepared, StartupError> {
+    prepare_with(config, listener, |repos| repos)
+}
+
+/// [`prepare`] with the storage ports passed through `wrap` first (tests put
+/// a store that fails on purpose in front of the real one).
+pub fn prepare_with(
+    config: &Config,
+    listener: Option<TcpListener>,
+    wrap: impl FnOnce(Repos) -> Repos,
+) -> Result<Prepared, StartupError> {
     let store = open_store(config)?;
     let enc = key_encryption(config)?;
     if !enc.is_enabled() {
@@ -132,7 +146,10 @@ pub fn prepare(config: &Config, listener: Option<TcpListener>) -> Result<Prepare
     let hasher =
         BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartupError::Config(e.to_string()))?;
     let pool_store = store.clone();
-    let repos = Repos::from_store(store.clone(), Arc::new(move || pool_store.pool_state()));
+    let repos = wrap(Repos::from_store(
+        store.clone(),
+        Arc::new(move || pool_store.pool_state()),
+    ));
     let state = web::Data::new(AppState::new(
         http_config(config)?,
         repos,
@@ -235,6 +252,8 @@ pub fn bootstrap(
             tracing::info!(client_id = %id.escape_debug(), "seeded client exists already; left unchanged");
         }
     }
+    // Seeding may have extended the catalogue.
+    prepared_state.refresh_from_store();
     prepared_state.set_ready();
     tracing::info!("ready");
     Ok(())
@@ -249,7 +268,8 @@ pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
     let state = prepared.state.clone();
     let store = prepared.store.clone();
     let server = actix_web::rt::spawn(prepared.app.run_until_stopped());
-    let boot = web::block(move || bootstrap(&state, &store, &config, &env))
+    let boot_state = state.clone();
+    let boot = web::block(move || bootstrap(&boot_state, &store, &config, &env))
         .await
         .map_err(|e| StartupError::Server(e.to_string()))
         .and_then(|r| r);
@@ -257,6 +277,7 @@ pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
         handle.stop(false).await;
         return Err(e);
     }
+    auth_http::state::spawn_refresher(&state, REFRESH_EVERY);
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(StartupError::Server(e.to_string())),

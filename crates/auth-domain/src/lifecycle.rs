@@ -172,16 +172,7 @@ impl SecretSlots {
         now: OffsetDateTime,
         hasher: &dyn SecretHasher,
     ) -> Result<(Slot, Verification), AuthFailure> {
-        let current_usable = self.current.as_ref().filter(|c| now < c.expires_at);
-        let previous_usable = self
-            .previous
-            .as_ref()
-            .filter(|p| now < p.grace_expires_at && now < p.expires_at);
-        let candidates: Vec<(Slot, &SecretHash)> = current_usable
-            .map(|c| (Slot::Current, &c.hash))
-            .into_iter()
-            .chain(previous_usable.map(|p| (Slot::Previous, &p.hash)))
-            .collect();
+        let candidates = self.usable(now);
         if candidates.is_empty() {
             hasher.verify_dummy(presented);
             return Err(if self.current.is_none() && self.previous.is_none() {
@@ -197,6 +188,22 @@ impl SecretSlots {
             }
         }
         Err(AuthFailure::Mismatch)
+    }
+
+    /// The slots that authenticate at `now`, current first: current iff
+    /// `now < expiresAt`; previous iff `now < graceExpiresAt` and
+    /// `now < expiresAt`.
+    pub fn usable(&self, now: OffsetDateTime) -> Vec<(Slot, &SecretHash)> {
+        let current = self.current.as_ref().filter(|c| now < c.expires_at);
+        let previous = self
+            .previous
+            .as_ref()
+            .filter(|p| now < p.grace_expires_at && now < p.expires_at);
+        current
+            .map(|c| (Slot::Current, &c.hash))
+            .into_iter()
+            .chain(previous.map(|p| (Slot::Previous, &p.hash)))
+            .collect()
     }
 
     pub fn status(&self, now: OffsetDateTime, policy: &SecretPolicy) -> SecretStatus {

@@ -294,8 +294,31 @@ pub async fn authenticate(
     let secret = presented.secret.clone().unwrap_or_else(|| Secret::new(""));
     let has_secret = presented.secret.is_some();
     let method = presented.method;
+    let eligible = |c: &Client| {
+        c.client_type == ClientType::Confidential && c.settings.auth_method == method && has_secret
+    };
+    if let Some(c) = client.as_ref().filter(|c| eligible(c)) {
+        // The row was read just now, so only slots usable at this instant
+        // (expiry and grace checked) can hit.
+        let now = auth_domain::now_ms();
+        let hit = c.secrets.usable(now).iter().any(|(_, hash)| {
+            state
+                .secret_cache
+                .hit(c.id.as_str(), hash.as_str(), secret.expose())
+        });
+        if hit {
+            state
+                .metrics
+                .inc("verified_secret_cache_total", &[("result", "hit")]);
+            return Ok(c.clone());
+        }
+        state
+            .metrics
+            .inc("verified_secret_cache_total", &[("result", "miss")]);
+    }
     let started = Instant::now();
     let job_client = client.clone();
+    let job_secret = secret.clone();
     let outcome = state
         .verify_pool
         .run(move || {
@@ -306,10 +329,10 @@ pub async fn authenticate(
                         && c.settings.auth_method == method
                         && has_secret =>
                 {
-                    c.secrets.authenticate(&secret, now, hasher.as_ref())
+                    c.secrets.authenticate(&job_secret, now, hasher.as_ref())
                 }
                 _ => {
-                    hasher.verify_dummy(&secret);
+                    hasher.verify_dummy(&job_secret);
                     Err(AuthFailure::Mismatch)
                 }
             }
@@ -331,6 +354,11 @@ pub async fn authenticate(
     };
     match (outcome, client) {
         (Ok((slot, verification)), Some(client)) => {
+            if let Some(hash) = slot_hash(&client, slot) {
+                state
+                    .secret_cache
+                    .remember(client.id.as_str(), hash.as_str(), secret.expose());
+            }
             if verification == Verification::MatchNeedsRehash {
                 if let Some(secret) = presented.secret {
                     upgrade_hash_in_background(state, &client, slot, secret);
@@ -356,17 +384,22 @@ pub async fn authenticate(
 /// Re-hashes a secret that verified against a weaker hash (SPEC §5), off the
 /// request path, by compare-and-swap on the old hash: a concurrent rotation
 /// wins, and the secret state's version (its ETag) does not change.
+fn slot_hash(client: &Client, slot: Slot) -> Option<SecretHash> {
+    match slot {
+        Slot::Current => client.secrets.current.as_ref().map(|c| c.hash.clone()),
+        Slot::Previous => client.secrets.previous.as_ref().map(|p| p.hash.clone()),
+    }
+}
+
 fn upgrade_hash_in_background(
     state: &web::Data<AppState>,
     client: &Client,
     slot: Slot,
     secret: Secret,
 ) {
-    let old: Option<SecretHash> = match slot {
-        Slot::Current => client.secrets.current.as_ref().map(|c| c.hash.clone()),
-        Slot::Previous => client.secrets.previous.as_ref().map(|p| p.hash.clone()),
+    let Some(old) = slot_hash(client, slot) else {
+        return;
     };
-    let Some(old) = old else { return };
     let state = state.clone();
     let id = client.id.clone();
     actix_web::rt::spawn(async move {

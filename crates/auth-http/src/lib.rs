@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod oauth_error;
 pub mod ops;
 pub mod proxy;
+pub mod secret_cache;
 pub mod state;
 pub mod throttle;
 pub mod token;

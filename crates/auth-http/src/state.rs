@@ -7,13 +7,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use auth_domain::{
-    AuditLog, CatalogRepository, ClientRepository, Health, RevocationRepository, SecretHasher,
-    SecretPolicy, ServiceAccountRepository, SigningKeyRepository, StoreError,
+    AuditLog, CatalogRepository, Catalogue, ClientRepository, Health, RevocationRepository,
+    SecretHasher, SecretPolicy, ServiceAccountRepository, SigningKeyRepository, StoreError,
 };
 use auth_token::{KeyEncryption, KeyRing};
 
 use crate::metrics::Metrics;
 use crate::proxy::TrustedProxies;
+use crate::secret_cache::SecretCache;
 use crate::throttle::FailureThrottle;
 use crate::verify_pool::VerifyPool;
 
@@ -84,10 +85,12 @@ pub struct AppState {
     pub hasher: Arc<dyn SecretHasher>,
     pub key_encryption: KeyEncryption,
     keys: RwLock<Option<KeyRing>>,
+    catalogue: RwLock<Option<Arc<Catalogue>>>,
     last_key_reload: std::sync::Mutex<Option<Instant>>,
     ready: AtomicBool,
     pub verify_pool: VerifyPool,
     pub throttle: FailureThrottle,
+    pub secret_cache: SecretCache,
     pub metrics: Metrics,
 }
 
@@ -107,10 +110,12 @@ impl AppState {
             hasher,
             key_encryption,
             keys: RwLock::new(None),
+            catalogue: RwLock::new(None),
             last_key_reload: std::sync::Mutex::new(None),
             ready: AtomicBool::new(false),
             verify_pool,
             throttle,
+            secret_cache: SecretCache::new(crate::secret_cache::DEFAULT_CAPACITY),
             metrics: Metrics::default(),
         }
     }
@@ -166,9 +171,57 @@ impl AppState {
         self.reload_keys().ok()
     }
 
+    /// The catalogue (built-in plus stored extensions). It changes only when
+    /// some replica seeds, so it is cached and refreshed by
+    /// [`spawn_refresher`] instead of being read on every token request.
+    pub fn catalogue(&self) -> Result<Arc<Catalogue>, StoreError> {
+        if let Some(c) = self.catalogue.read().ok().and_then(|c| c.clone()) {
+            return Ok(c);
+        }
+        self.reload_catalogue()
+    }
+
+    fn reload_catalogue(&self) -> Result<Arc<Catalogue>, StoreError> {
+        let loaded = Arc::new(self.repos.catalogue.load()?);
+        if let Ok(mut c) = self.catalogue.write() {
+            *c = Some(loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// Re-reads what other replicas (or `auth-server keys rotate`) may have
+    /// changed: the signing keys and the catalogue. Failures keep the old
+    /// values; the next round tries again.
+    pub fn refresh_from_store(&self) {
+        if let Err(e) = self.reload_keys() {
+            tracing::warn!(error = %e, "could not refresh the signing keys");
+        }
+        if let Err(e) = self.reload_catalogue() {
+            tracing::warn!(error = %e, "could not refresh the catalogue");
+        }
+    }
+
     /// Seconds for `Retry-After` on a 503.
     pub fn retry_after_secs(&self) -> u64 {
         self.config.pool_timeout.as_secs().max(1)
+    }
+}
+
+/// Refreshes keys and catalogue every `every` on a background thread, which
+/// ends when the application state is dropped.
+pub fn spawn_refresher(state: &actix_web::web::Data<AppState>, every: Duration) {
+    let weak = Arc::downgrade(&state.clone().into_inner());
+    let spawned = std::thread::Builder::new()
+        .name("store-refresh".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            match weak.upgrade() {
+                Some(state) => state.refresh_from_store(),
+                None => return,
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the key and catalogue refresher");
     }
 }
 

@@ -107,10 +107,10 @@ async fn linked_account(
     let Some(account_id) = client.service_account_id.clone() else {
         return Ok(None);
     };
-    let repos = state.repos.clone();
+    let st = state.clone();
     let found = web::block(move || -> Result<_, auth_domain::StoreError> {
-        let account = repos.accounts.find(&account_id)?;
-        let catalogue = repos.catalogue.load()?;
+        let account = st.repos.accounts.find(&account_id)?;
+        let catalogue = st.catalogue()?;
         Ok(account.map(|a| {
             let effective = catalogue.effective_permissions(&a.account);
             (a.account, effective)

@@ -145,7 +145,6 @@ pub struct TestServer {
     pub base: String,
     pub state: web::Data<AppState>,
     pub handle: ServerHandle,
-    pub backend: Backend,
     pub db: Database,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
@@ -177,6 +176,8 @@ pub struct Spawn {
     pub db_url: Option<String>,
     /// Seed secret variables that replace or add to [`seed_env`].
     pub env: BTreeMap<String, String>,
+    /// Wraps the storage ports (e.g. with a store that fails on purpose).
+    pub wrap_repos: Option<Arc<dyn Fn(auth_http::Repos) -> auth_http::Repos + Send + Sync>>,
 }
 
 /// Starts a server in this process on port 0 with the standard seed (or the
@@ -201,7 +202,12 @@ pub async fn spawn(backend: Backend, opts: Spawn) -> TestServer {
     settings.extend(opts.settings.clone());
     let config = config::load(None, &settings).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let prepared = startup::prepare(&config, Some(listener)).unwrap();
+    let wrap = opts.wrap_repos.clone();
+    let prepared = startup::prepare_with(&config, Some(listener), move |r| match wrap {
+        Some(w) => w(r),
+        None => r,
+    })
+    .unwrap();
     let port = prepared.app.port();
     let handle = prepared.app.handle();
     let state = prepared.state.clone();
@@ -215,11 +221,11 @@ pub async fn spawn(backend: Backend, opts: Spawn) -> TestServer {
         .await
         .unwrap()
         .unwrap();
+    auth_http::state::spawn_refresher(&state, startup::REFRESH_EVERY);
     TestServer {
         base: format!("http://127.0.0.1:{port}"),
         state,
         handle,
-        backend,
         db,
         dir,
         http: reqwest::Client::new(),

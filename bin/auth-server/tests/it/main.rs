@@ -10,6 +10,7 @@ mod admin_secrets;
 mod admin_support;
 mod common;
 mod e2e_oauth2;
+mod oauth_endpoints;
 mod replicas;
 mod startup_errors;
 mod token_endpoint;

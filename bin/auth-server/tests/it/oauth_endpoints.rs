@@ -1,0 +1,650 @@
+//! SPEC §4 and §8 over HTTP: discovery, JWKS, introspection, revocation,
+//! `keys rotate`, database outages, metrics and the verified-secret cache.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_domain::{
+    Client, ClientId, ClientRepository, ClientSettings, NewClient, SecretHash, SecretSlots, Slot,
+    StoreError,
+};
+use serde_json::Value;
+
+use crate::common::*;
+
+async fn token_for(s: &TestServer, id: &str, secret: &str) -> String {
+    let r = s
+        .post("/oauth2/token")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn introspect(s: &TestServer, token: &str) -> Value {
+    let r = s
+        .post("/oauth2/introspect")
+        .form(&[
+            ("client_id", "my-service"),
+            ("client_secret", SVC_SECRET),
+            ("token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    r.json().await.unwrap()
+}
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let h: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    h["kid"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn discovery_follows_the_effective_request_or_the_configured_issuer() {
+    let s = spawn(Backend::Sqlite, Spawn::default()).await;
+    let get = |path: &str| s.http.get(s.url(path));
+    let plain: Value = get("/.well-known/oauth-authorization-server")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plain["issuer"], s.base.as_str());
+    let proxied: Value = get("/.well-known/oauth-authorization-server")
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-Host", "auth.example.com")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(proxied["issuer"], "https://auth.example.com");
+    assert_eq!(
+        proxied["token_endpoint"],
+        "https://auth.example.com/oauth2/token"
+    );
+    assert_eq!(proxied["jwks_uri"], "https://auth.example.com/oauth2/jwks");
+    assert_eq!(
+        proxied["introspection_endpoint"],
+        "https://auth.example.com/oauth2/introspect"
+    );
+    assert_eq!(
+        proxied["revocation_endpoint"],
+        "https://auth.example.com/oauth2/revoke"
+    );
+    assert_eq!(
+        proxied["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(
+        proxied["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    let oidc: Value = get("/.well-known/openid-configuration")
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-Host", "auth.example.com")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(oidc, proxied);
+    s.stop().await;
+
+    let mut opts = Spawn::default();
+    opts.settings
+        .insert("APP_ISSUER".into(), "https://issuer.example".into());
+    let s = spawn(Backend::Sqlite, opts).await;
+    let doc: Value = s
+        .http
+        .get(s.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], "https://issuer.example");
+    assert_eq!(doc["token_endpoint"], "https://issuer.example/oauth2/token");
+    let t = token_for(&s, "my-service", SVC_SECRET).await;
+    assert_eq!(introspect(&s, &t).await["iss"], "https://issuer.example");
+    s.stop().await;
+}
+
+#[actix_web::test]
+async fn jwks_publishes_public_keys_only() {
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let mut opts = Spawn::default();
+        opts.settings.insert("APP_SIGNING_ALG".into(), alg.into());
+        let s = spawn(Backend::Sqlite, opts).await;
+        let jwks: Value = s
+            .http
+            .get(s.url("/oauth2/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(
+                keys[0].get(private).is_none(),
+                "{alg}: JWKS exposes {private}"
+            );
+        }
+        assert_eq!(keys[0]["alg"], alg);
+        assert_eq!(keys[0]["use"], "sig");
+        s.stop().await;
+    }
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
+}
+
+async fn basic_token(s: &TestServer, id: &str, secret: &str) -> String {
+    let r = s
+        .post("/oauth2/token")
+        .header("Authorization", basic(id, secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn revoke(s: &TestServer, id: &str, secret: &str, token: &str) -> u16 {
+    let r = s
+        .post("/oauth2/revoke")
+        .form(&[
+            ("client_id", id),
+            ("client_secret", secret),
+            ("token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    r.status().as_u16()
+}
+
+#[actix_web::test]
+async fn introspection_and_revocation_follow_rfc_7662_and_7009() {
+    for backend in backends() {
+        let s = spawn(backend, Spawn::default()).await;
+        let mine = token_for(&s, "my-service", SVC_SECRET).await;
+        let admins = basic_token(&s, "admin-cli", ADMIN_SECRET).await;
+
+        // Any authenticated client may introspect any token.
+        let active = introspect(&s, &admins).await;
+        assert_eq!(active["active"], true);
+        assert_eq!(active["client_id"], "admin-cli");
+        assert_eq!(active["sub"], "svc-admin");
+        assert_eq!(active["aud"], "admin-cli");
+        assert_eq!(active["token_type"], "Bearer");
+        for field in ["iss", "exp", "iat", "nbf", "jti"] {
+            assert!(active.get(field).is_some(), "{field} missing: {active}");
+        }
+        let with_scope = introspect(&s, &mine).await;
+        assert_eq!(with_scope["scope"], "read");
+
+        // Garbage, tampered and foreign tokens are inactive.
+        let mut tampered = mine.clone();
+        tampered.pop();
+        tampered.push(if mine.ends_with('A') { 'B' } else { 'A' });
+        let foreign_server = spawn(Backend::Sqlite, Spawn::default()).await;
+        let foreign = token_for(&foreign_server, "my-service", SVC_SECRET).await;
+        foreign_server.stop().await;
+        for t in ["garbage", "a.b.c", tampered.as_str(), foreign.as_str()] {
+            assert_eq!(
+                introspect(&s, t).await,
+                serde_json::json!({"active": false})
+            );
+        }
+
+        // Revoking another client's token answers 200 and changes nothing.
+        assert_eq!(revoke(&s, "my-service", SVC_SECRET, &admins).await, 200);
+        assert_eq!(introspect(&s, &admins).await["active"], true);
+        // Unknown or malformed tokens: 200.
+        assert_eq!(
+            revoke(&s, "my-service", SVC_SECRET, "not-a-token").await,
+            200
+        );
+        // A client revokes its own token: inactive from then on.
+        assert_eq!(revoke(&s, "my-service", SVC_SECRET, &mine).await, 200);
+        assert_eq!(
+            introspect(&s, &mine).await,
+            serde_json::json!({"active": false})
+        );
+
+        // Same authentication rules as the token endpoint.
+        let r = s
+            .post("/oauth2/introspect")
+            .form(&[
+                ("client_id", "my-service"),
+                ("client_secret", "wrong-wrong-wrong"),
+                ("token", admins.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let r = s
+            .post("/oauth2/introspect")
+            .form(&[("client_id", "my-service"), ("client_secret", SVC_SECRET)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "token is required");
+        let r = s
+            .http
+            .post(s.url("/oauth2/revoke"))
+            .form(&[
+                ("client_id", "my-service"),
+                ("client_secret", SVC_SECRET),
+                ("token", admins.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "plain HTTP is refused");
+        s.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn keys_rotate_keeps_old_tokens_valid_and_new_tokens_carry_the_new_kid() {
+    let s = spawn(Backend::Sqlite, Spawn::default()).await;
+    let before = token_for(&s, "my-service", SVC_SECRET).await;
+    let old_kid = kid_of(&before);
+    let env = [("APP_DATABASE_URL".to_owned(), s.db.url.clone())].into();
+    let out = run_binary(&["keys", "rotate"], &env, s.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The running server picks the new key up on its next refresh.
+    let deadline = Instant::now() + startup_refresh() * 3;
+    let mut after = token_for(&s, "my-service", SVC_SECRET).await;
+    while kid_of(&after) == old_kid && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        after = token_for(&s, "my-service", SVC_SECRET).await;
+    }
+    assert_ne!(kid_of(&after), old_kid, "new tokens must carry the new kid");
+    assert_eq!(
+        introspect(&s, &before).await["active"],
+        true,
+        "old tokens still verify"
+    );
+    assert_eq!(introspect(&s, &after).await["active"], true);
+    let jwks: Value = s
+        .http
+        .get(s.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&kid_of(&after).as_str()),
+        "{kids:?}"
+    );
+    // The rotation is in the audit log.
+    let admin = basic_token(&s, "admin-cli", ADMIN_SECRET).await;
+    let events: Value = s
+        .http
+        .get(s.url("/audit-events"))
+        .header("X-Forwarded-Proto", "https")
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "signing_key.rotate" && e["actor"] == "cli"),
+        "{events}"
+    );
+    s.stop().await;
+}
+
+fn startup_refresh() -> Duration {
+    auth_server::startup::REFRESH_EVERY
+}
+
+/// A client repository that answers `Unavailable` while `down` is set.
+struct Flaky {
+    inner: Arc<dyn ClientRepository>,
+    down: Arc<AtomicBool>,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("injected outage".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl ClientRepository for Flaky {
+    fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.check()?;
+        self.inner.find(id)
+    }
+    fn list(&self) -> Result<Vec<Client>, StoreError> {
+        self.check()?;
+        self.inner.list()
+    }
+    fn create(&self, c: &NewClient) -> Result<Client, StoreError> {
+        self.check()?;
+        self.inner.create(c)
+    }
+    fn update_settings(&self, id: &ClientId, s: &ClientSettings) -> Result<Client, StoreError> {
+        self.check()?;
+        self.inner.update_settings(id, s)
+    }
+    fn delete(&self, id: &ClientId) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.delete(id)
+    }
+    fn replace_secrets(
+        &self,
+        id: &ClientId,
+        v: i64,
+        slots: &SecretSlots,
+    ) -> Result<i64, StoreError> {
+        self.check()?;
+        self.inner.replace_secrets(id, v, slots)
+    }
+    fn upgrade_hash(
+        &self,
+        id: &ClientId,
+        slot: Slot,
+        old: &SecretHash,
+        new: &SecretHash,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.upgrade_hash(id, slot, old, new)
+    }
+}
+
+async fn expect_outage(s: &TestServer) {
+    let r = s
+        .post("/oauth2/token")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "my-service"),
+            ("client_secret", SVC_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "temporarily_unavailable"
+    );
+}
+
+#[actix_web::test]
+async fn a_failing_store_answers_503_never_401_and_recovers() {
+    let down = Arc::new(AtomicBool::new(false));
+    let flag = down.clone();
+    let opts = Spawn {
+        wrap_repos: Some(Arc::new(move |mut repos: auth_http::Repos| {
+            repos.clients = Arc::new(Flaky {
+                inner: repos.clients.clone(),
+                down: flag.clone(),
+            });
+            repos
+        })),
+        ..Spawn::default()
+    };
+    let s = spawn(Backend::Sqlite, opts).await;
+    // Warm the verified-secret cache first: an outage must still answer 503.
+    token_for(&s, "my-service", SVC_SECRET).await;
+    down.store(true, Ordering::SeqCst);
+    expect_outage(&s).await;
+    let r = s
+        .post("/oauth2/token")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "my-service"),
+            ("client_secret", "wrong-wrong-wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        503,
+        "a wrong secret during an outage is not a 401 either"
+    );
+    down.store(false, Ordering::SeqCst);
+    token_for(&s, "my-service", SVC_SECRET).await;
+    s.stop().await;
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = std::process::Command::new("psql")
+        .arg(url)
+        .arg("-v")
+        .arg("ON_ERROR_STOP=1")
+        .arg("-c")
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn a_postgresql_outage_answers_503_and_the_pool_recovers_without_restart() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let mut opts = Spawn::default();
+    opts.settings
+        .insert("APP_DATABASE_POOL_TIMEOUT".into(), "PT1S".into());
+    let s = spawn(Backend::Postgres, opts).await;
+    token_for(&s, "my-service", SVC_SECRET).await;
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
+    let db = s.db.url.rsplit('/').next().unwrap().to_owned();
+    // Refuse new connections to the test database and end the open ones.
+    psql(
+        &admin_url,
+        &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS false"),
+    );
+    psql(
+        &admin_url,
+        &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"),
+    );
+    let started = Instant::now();
+    expect_outage(&s).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "503 must come within about the pool timeout"
+    );
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    psql(
+        &admin_url,
+        &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS true"),
+    );
+    // The same process serves again, without a restart.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = s
+            .post("/oauth2/token")
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "my-service"),
+                ("client_secret", SVC_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert_eq!(r.status(), 503);
+        assert!(Instant::now() < deadline, "the pool did not recover");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        s.http.get(s.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    s.stop().await;
+}
+
+#[actix_web::test]
+async fn metrics_show_requests_outcomes_verifications_cache_hits_and_the_pool() {
+    let s = spawn(Backend::Sqlite, Spawn::default()).await;
+    token_for(&s, "my-service", SVC_SECRET).await;
+    token_for(&s, "my-service", SVC_SECRET).await;
+    let r = s
+        .post("/oauth2/token")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "my-service"),
+            ("client_secret", "wrong-wrong-wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "http_requests_total{route=\"/oauth2/token\",method=\"POST\",status=\"200\"} 2",
+        "token_requests_total{outcome=\"issued\"} 2",
+        "token_requests_total{outcome=\"invalid_client\"} 1",
+        "verified_secret_cache_total{result=\"hit\"} 1",
+        "secret_verification_duration_seconds_count",
+        "http_request_duration_seconds_bucket",
+        "db_pool_connections",
+        "secret_verify_in_flight",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    s.stop().await;
+}
+
+#[actix_web::test]
+async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_the_cache() {
+    for backend in backends() {
+        let a = spawn(backend, Spawn::default()).await;
+        let b = spawn(
+            backend,
+            Spawn {
+                db_url: Some(a.db.url.clone()),
+                ..Spawn::default()
+            },
+        )
+        .await;
+        // Warm B's cache with the current secret.
+        token_for(&b, "my-service", SVC_SECRET).await;
+        token_for(&b, "my-service", SVC_SECRET).await;
+        assert_eq!(
+            b.state
+                .metrics
+                .counter("verified_secret_cache_total", &[("result", "hit")]),
+            1
+        );
+        // Rotate on A, then delete the previous slot on A.
+        let admin = basic_token(&a, "admin-cli", ADMIN_SECRET).await;
+        let r = a
+            .post("/clients/my-service/secret/rotate")
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let new_secret = r.json::<Value>().await.unwrap()["clientSecret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The old secret is the previous one now, still valid in its grace window.
+        token_for(&b, "my-service", SVC_SECRET).await;
+        let r = a
+            .http
+            .delete(a.url("/clients/my-service/secret?target=previous"))
+            .header("X-Forwarded-Proto", "https")
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        // B's very next request with the old secret fails, cached or not.
+        let r = b
+            .post("/oauth2/token")
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "my-service"),
+                ("client_secret", SVC_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{backend:?}");
+        token_for(&b, "my-service", &new_secret).await;
+        b.stop().await;
+        a.stop().await;
+    }
+}
