@@ -5,12 +5,14 @@
 
 mod admin_accounts;
 mod admin_clients;
+mod admin_failures;
 mod admin_logs;
 mod admin_secrets;
 mod admin_support;
 mod common;
 mod e2e_oauth2;
 mod oauth_endpoints;
+mod readme;
 mod replicas;
 mod startup_errors;
 mod token_endpoint;
