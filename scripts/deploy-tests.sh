@@ -40,7 +40,12 @@ fi
 
 step "Python virtualenv ($venv)"
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
+  if ! python3 -m venv "$venv"; then
+    # Debian's own python3 needs python3-venv for ensurepip.
+    rm -rf "$venv"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
 fi
 timeout 600 "$venv/bin/pip" install -q --disable-pip-version-check -r deploy/tests/requirements.txt
 
