@@ -648,3 +648,44 @@ async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_th
         a.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn a_changed_signing_alg_creates_a_new_active_key_at_startup() {
+    let first = spawn(Backend::Sqlite, Spawn::default()).await;
+    let rs = token_for(&first, "my-service", SVC_SECRET).await;
+    let url = first.db.url.clone();
+    let db = first.db;
+    first.handle.stop(true).await;
+    let mut opts = Spawn {
+        db_url: Some(url),
+        ..Spawn::default()
+    };
+    opts.settings
+        .insert("APP_SIGNING_ALG".into(), "ES256".into());
+    let second = spawn(Backend::Sqlite, opts).await;
+    let es = token_for(&second, "my-service", SVC_SECRET).await;
+    assert_ne!(kid_of(&es), kid_of(&rs));
+    let jwks: Value = second
+        .http
+        .get(second.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        algs,
+        vec!["ES256", "RS256"],
+        "active first, the retired RS256 key still published"
+    );
+    assert_eq!(introspect(&second, &rs).await["active"], true);
+    second.stop().await;
+    drop(db);
+}

@@ -171,3 +171,85 @@ fn check_accepts_the_examples() {
         "check must create no file"
     );
 }
+
+#[test]
+fn a_signing_key_that_does_not_decrypt_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let with_secret = |secret: Option<&str>| -> BTreeMap<String, String> {
+        let mut env: BTreeMap<String, String> = [
+            ("APP_DATABASE_URL".to_owned(), url.clone()),
+            ("APP_BIND".to_owned(), "127.0.0.1:0".to_owned()),
+        ]
+        .into();
+        if let Some(s) = secret {
+            env.insert("APP_KEYS_ENCRYPTION_SECRET".into(), s.into());
+        }
+        env
+    };
+    let first = "first-encryption-secret-0123456789abcdef";
+    let out = run_binary(&["keys", "rotate"], &with_secret(Some(first)), dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for wrong in [Some("another-encryption-secret-0123456789abcd"), None] {
+        let out = run_binary(&["serve"], &with_secret(wrong), dir.path());
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("signing key"), "{all}");
+        assert!(!all.contains(first) && !all.contains("panicked"), "{all}");
+    }
+}
+
+#[test]
+fn readyz_says_503_while_the_database_is_unreachable_and_healthz_200() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "APP_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/nowhere",
+        )
+        .env("APP_DATABASE_POOL_TIMEOUT", "PT0.5S")
+        .env("APP_BIND", format!("127.0.0.1:{port}"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let get = |path: &str| -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).ok()?;
+        buf.split_whitespace().nth(1)?.parse().ok()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut health = None;
+    while health.is_none() && std::time::Instant::now() < deadline {
+        health = get("/healthz");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let ready = get("/readyz");
+    let token = get("/oauth2/jwks");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health, Some(200), "the process runs and says so");
+    assert_eq!(
+        ready,
+        Some(503),
+        "startup cannot finish without the database"
+    );
+    assert_eq!(token, Some(503), "no keys yet: JWKS answers 503, not 500");
+}
