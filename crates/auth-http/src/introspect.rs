@@ -67,7 +67,7 @@ fn expected_issuer(state: &AppState) -> Option<String> {
     responses((status = 200, description = "{\"active\": …} and, when active, the token's claims"),
               (status = 400, description = "invalid_request"), (status = 401, description = "invalid_client"),
               (status = 429, description = "slow_down"), (status = 503, description = "temporarily_unavailable")),
-    security(("client_secret_basic" = []), ("client_secret_post" = [])))]
+    security(("client_secret_basic" = []), ()))]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -135,7 +135,7 @@ fn strip_nulls(mut v: serde_json::Value) -> serde_json::Value {
     responses((status = 200, description = "Revoked, or nothing to do"),
               (status = 400, description = "invalid_request"), (status = 401, description = "invalid_client"),
               (status = 429, description = "slow_down"), (status = 503, description = "temporarily_unavailable")),
-    security(("client_secret_basic" = []), ("client_secret_post" = [])))]
+    security(("client_secret_basic" = []), ()))]
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,

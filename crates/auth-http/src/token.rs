@@ -34,7 +34,7 @@ pub struct TokenResponse {
         (status = 429, description = "slow_down: too many failed authentications"),
         (status = 503, description = "temporarily_unavailable"),
     ),
-    security(("client_secret_basic" = []), ("client_secret_post" = []))
+    security(("client_secret_basic" = []), ())
 )]
 pub async fn token(
     state: web::Data<AppState>,

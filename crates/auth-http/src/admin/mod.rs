@@ -47,6 +47,13 @@ impl utoipa::Modify for BearerSecurity {
         scheme.description =
             Some("An access token of this server (client_credentials grant) whose permissions claim holds the route's permission".into());
         components.add_security_scheme(BEARER_SCHEME, SecurityScheme::Http(scheme));
+        // client_secret_post has no OpenAPI scheme: its credentials are body
+        // parameters, which is why the OAuth endpoints also list "none".
+        let mut basic = Http::new(HttpAuthScheme::Basic);
+        basic.description = Some(
+            "client_secret_basic (RFC 6749 §2.3.1): form-urlencoded client id and secret; or send client_id and client_secret in the form body (client_secret_post)".into(),
+        );
+        components.add_security_scheme("client_secret_basic", SecurityScheme::Http(basic));
     }
 }
 
