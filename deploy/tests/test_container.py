@@ -82,9 +82,12 @@ def image(podman_env, auth_server_bin, tmp_path_factory) -> str:
         pytest.fail("AUTH_SERVER_BASE_IMAGE is not set: scripts/deploy-tests.sh builds the base image and sets it")
     context = tmp_path_factory.mktemp("image-context")
     shutil.copy2(auth_server_bin, context / "auth-server")
+    # One test image on the machine, however often the tests run: the old
+    # one goes, and no intermediate stage is kept (--layers=false).
+    podman(podman_env, "rmi", "--ignore", IMAGE)
     podman(
         podman_env,
-        "build", *RUNTIME, "--network", "host", "--pull=never",
+        "build", *RUNTIME, "--network", "host", "--pull=never", "--layers=false",
         "-f", str(REPO / "deploy" / "Containerfile"),
         "--build-arg", f"BASE_IMAGE={base}",
         "-t", IMAGE, str(context),
