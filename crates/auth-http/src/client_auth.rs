@@ -381,9 +381,7 @@ pub async fn authenticate(
     }
 }
 
-/// Re-hashes a secret that verified against a weaker hash (SPEC §5), off the
-/// request path, by compare-and-swap on the old hash: a concurrent rotation
-/// wins, and the secret state's version (its ETag) does not change.
+/// The stored hash of one slot of the row as read.
 fn slot_hash(client: &Client, slot: Slot) -> Option<SecretHash> {
     match slot {
         Slot::Current => client.secrets.current.as_ref().map(|c| c.hash.clone()),
@@ -391,6 +389,9 @@ fn slot_hash(client: &Client, slot: Slot) -> Option<SecretHash> {
     }
 }
 
+/// Re-hashes a secret that verified against a weaker hash (SPEC §5), off the
+/// request path, by compare-and-swap on the old hash: a concurrent rotation
+/// wins, and the secret state's version (its ETag) does not change.
 fn upgrade_hash_in_background(
     state: &web::Data<AppState>,
     client: &Client,
@@ -404,16 +405,74 @@ fn upgrade_hash_in_background(
     let id = client.id.clone();
     actix_web::rt::spawn(async move {
         let hasher = state.hasher.clone();
-        let hashed = state.verify_pool.run(move || hasher.hash(&secret)).await;
-        let Ok(Ok(new)) = hashed else { return };
+        let to_hash = secret.clone();
+        let hashed = state.verify_pool.run(move || hasher.hash(&to_hash)).await;
+        let Ok(Ok(fresh)) = hashed else {
+            // A full pool or a failed hash leaves the old hash in place; the
+            // next verification that misses the cache tries again.
+            count_upgrade(&state, "skipped");
+            return;
+        };
+        let Some(new) = never_weaker(&old, fresh) else {
+            count_upgrade(&state, "skipped");
+            return;
+        };
         let repos = state.repos.clone();
-        let swapped = web::block(move || repos.clients.upgrade_hash(&id, slot, &old, &new)).await;
+        let (swap_id, swap_old, swap_new) = (id.clone(), old, new.clone());
+        let swapped = web::block(move || {
+            repos
+                .clients
+                .upgrade_hash(&swap_id, slot, &swap_old, &swap_new)
+        })
+        .await;
         match swapped {
-            Ok(Ok(true)) => tracing::info!("upgraded a client secret hash to the configured cost"),
-            Ok(Ok(false)) => {}
-            _ => tracing::warn!("could not store an upgraded client secret hash"),
+            Ok(Ok(true)) => {
+                // The new hash is of this very secret: remember it, so the
+                // upgrade does not cost the client one more cold request.
+                state
+                    .secret_cache
+                    .remember(id.as_str(), new.as_str(), secret.expose());
+                count_upgrade(&state, "stored");
+                tracing::info!("upgraded a client secret hash to the configured cost");
+            }
+            Ok(Ok(false)) => count_upgrade(&state, "superseded"),
+            _ => {
+                count_upgrade(&state, "failed");
+                tracing::warn!("could not store an upgraded client secret hash");
+            }
         }
     });
+}
+
+fn count_upgrade(state: &AppState, outcome: &str) {
+    state
+        .metrics
+        .inc("secret_hash_upgrades_total", &[("outcome", outcome)]);
+}
+
+/// The hash to store in place of `old`: `fresh` (the configured settings),
+/// unless `old` is a Spring `{bcrypt}` value of a higher cost than the
+/// configured one — then the same BCrypt hash without the prefix, so that
+/// the imported format goes away without lowering the cost (SPEC §5: never
+/// downgraded). `None` when nothing would improve.
+fn never_weaker(old: &SecretHash, fresh: SecretHash) -> Option<SecretHash> {
+    let inner = old.as_str().strip_prefix("{bcrypt}");
+    let old_cost = bcrypt_cost(inner.unwrap_or(old.as_str()));
+    match (old_cost, bcrypt_cost(fresh.as_str())) {
+        (Some(o), Some(f)) if f < o => inner.map(SecretHash::new),
+        (Some(o), Some(f)) if f == o && inner.is_none() => None,
+        _ => Some(fresh),
+    }
+}
+
+/// The cost field of a `$2?$NN$…` BCrypt hash.
+fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let mut parts = hash.strip_prefix('$')?.split('$');
+    let variant = parts.next()?;
+    if !matches!(variant, "2a" | "2b" | "2y") {
+        return None;
+    }
+    parts.next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -457,6 +516,28 @@ mod tests {
         let f = parse_form(b"grant_type=client_credentials&scope=a+b&client_secret=x%26y").unwrap();
         assert_eq!(f["scope"], "a b");
         assert_eq!(f["client_secret"], "x&y");
+    }
+
+    #[test]
+    fn upgrades_never_lower_the_cost() {
+        let h = |s: &str| SecretHash::new(s);
+        let fresh = || h("$2b$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012");
+        // A weaker BCrypt hash, or a Spring value of the same or a lower
+        // cost, takes the fresh hash.
+        let weaker = h("$2a$04$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012");
+        assert_eq!(never_weaker(&weaker, fresh()), Some(fresh()));
+        let spring_same = h("{bcrypt}$2a$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01");
+        assert_eq!(never_weaker(&spring_same, fresh()), Some(fresh()));
+        // A stronger Spring value loses only its prefix.
+        let spring_strong = h("{bcrypt}$2a$12$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01");
+        assert_eq!(
+            never_weaker(&spring_strong, fresh()).unwrap().as_str(),
+            "$2a$12$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01"
+        );
+        // A plain hash of the configured cost is left alone.
+        assert_eq!(never_weaker(&fresh(), fresh()), None);
+        assert_eq!(bcrypt_cost("$2y$07$x"), Some(7));
+        assert_eq!(bcrypt_cost("$argon2id$v=19$m=19456"), None);
     }
 
     #[test]
