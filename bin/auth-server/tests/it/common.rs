@@ -257,3 +257,56 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The server's database opened directly, for tests that plant rows the
+/// admin API cannot make (an imported hash) or read what it never shows.
+pub fn open_store(s: &TestServer) -> auth_store::Store {
+    auth_store::Store::open(&auth_store::test_support::config(s.db.url.clone())).unwrap()
+}
+
+/// Stores a confidential client_secret_basic client whose current secret
+/// has exactly this stored `hash`, created now with the default policy.
+pub fn plant_client(store: &auth_store::Store, id: &str, hash: &str) {
+    use auth_domain::ClientRepository as _;
+    let id = auth_domain::ClientId::parse(id).unwrap();
+    let now = auth_domain::now_ms();
+    let secrets = auth_domain::SecretSlots::default()
+        .issue(
+            auth_domain::SecretHash::new(hash),
+            now,
+            &auth_domain::SecretPolicy::default(),
+        )
+        .unwrap();
+    store
+        .create(&auth_domain::NewClient {
+            settings: auth_domain::ClientSettings::defaults_for(&id),
+            id,
+            client_type: auth_domain::ClientType::Confidential,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            created_at: now,
+            secrets,
+        })
+        .unwrap();
+}
+
+/// The client row as stored now.
+pub fn stored_client(store: &auth_store::Store, id: &str) -> auth_domain::Client {
+    use auth_domain::ClientRepository as _;
+    store
+        .find(&auth_domain::ClientId::parse(id).unwrap())
+        .unwrap()
+        .unwrap()
+}
+
+/// Waits (polling) until `done` holds; fails the test after `within`.
+pub async fn wait_for(what: &str, within: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
