@@ -20,8 +20,16 @@ repo=$PWD
 work="${DEPLOY_TESTS_DIR:-/tmp/auth-server-deploy-tests}"
 venv="$work/venv"
 base_image="${AUTH_SERVER_BASE_IMAGE:-localhost/auth-server-base:bookworm}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+# The Debian mirrors are the ones this machine's apt already uses (first the
+# main archive, then the security archive), unless given explicitly.
+host_uris=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs:[[:space:]]*//p';
+            grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}')
+mirror="${DEBIAN_MIRROR:-$(printf '%s\n' $host_uris | grep -v -- '-security' | head -n 1)}"
+security_mirror="${DEBIAN_SECURITY_MIRROR:-$(printf '%s\n' $host_uris | grep -- '-security' | head -n 1)}"
+if [ -z "$mirror" ]; then
+  echo "no Debian mirror found in /etc/apt; set DEBIAN_MIRROR" >&2
+  exit 1
+fi
 mkdir -p "$work"
 
 step() { echo "== deploy-tests: $*"; }
@@ -76,7 +84,7 @@ if [ "${REBUILD_BASE:-0}" = 1 ] || ! podman image exists "$base_image"; then
       --dpkgopt='path-exclude=/usr/share/locale/*' \
       bookworm "$tarball" \
       "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
-      "deb $security_mirror bookworm-security main" >"$work/mmdebstrap.log" 2>&1; then
+      ${security_mirror:+"deb $security_mirror bookworm-security main"} >"$work/mmdebstrap.log" 2>&1; then
     tail -n 30 "$work/mmdebstrap.log" >&2
     echo "mmdebstrap failed (full log: $work/mmdebstrap.log)" >&2
     exit 1
