@@ -1,0 +1,61 @@
+//! Forwarding headers (SPEC §6, RFC 7239). The input is a peer selector
+//! byte and header lines `NAME:VALUE` separated by newlines. Whatever they
+//! hold: no panic; the scheme is `http` or `https`; the host can go into an
+//! issuer URL unescaped; and an untrusted peer changes nothing.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use auth_http::proxy::{resolve, TrustedProxies};
+use libfuzzer_sys::fuzz_target;
+
+const NAMES: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "host",
+];
+
+fn host_is_safe(host: &str) -> bool {
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']'))
+        && !host.is_empty()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    let mut host_only = HeaderMap::new();
+    for line in rest.split(|b| *b == b'\n') {
+        let Some((&which, value)) = line.split_first() else {
+            continue;
+        };
+        let name = NAMES[usize::from(which) % NAMES.len()];
+        let Ok(value) = HeaderValue::from_bytes(value) else {
+            continue;
+        };
+        if name == "host" {
+            host_only.append(HeaderName::from_static(name), value.clone());
+        }
+        headers.append(HeaderName::from_static(name), value);
+    }
+    let trusted = TrustedProxies::default_ranges();
+    let peer = if selector & 1 == 0 {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, selector))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(203, 0, 113, selector))
+    };
+    let own = if selector & 2 == 0 { "http" } else { "https" };
+    let got = resolve(peer, own, &headers, &trusted);
+    assert!(got.scheme == "http" || got.scheme == "https");
+    assert!(host_is_safe(&got.host), "unsafe host {:?}", got.host);
+    assert_eq!(got.peer, peer);
+    if !trusted.contains(peer) {
+        assert_eq!(got, resolve(peer, own, &host_only, &trusted));
+    }
+});
