@@ -24,8 +24,11 @@ fuzz_target!(|data: &[u8]| {
     ] {
         if let Some((id, secret)) = parse_basic_value(&candidate) {
             assert!(!id.is_empty(), "an empty client id was accepted");
-            let again = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", form_encode(&id), form_encode(&secret)));
+            let again = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                form_encode(&id),
+                form_encode(&secret)
+            ));
             assert_eq!(parse_basic_value(&again), Some((id, secret)));
         }
     }

@@ -11,12 +11,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     match parse_duration(text) {
-        Ok(d) => assert!(text.to_ascii_uppercase().contains('P'), "{text:?} gave {d:?}"),
+        Ok(d) => assert!(
+            text.to_ascii_uppercase().contains('P'),
+            "{text:?} gave {d:?}"
+        ),
         Err(e) => assert_eq!(e.input, text),
     }
     if let Ok(scope) = ScopeSet::parse(text) {
         let shown = scope.to_string();
-        assert_eq!(ScopeSet::parse(&shown).expect("a displayed scope parses"), scope);
+        assert_eq!(
+            ScopeSet::parse(&shown).expect("a displayed scope parses"),
+            scope
+        );
         assert!(!shown.contains(['"', '\\', '\t', '\r', '\n', '\0']));
     }
     if let Ok(id) = ClientId::parse(text) {

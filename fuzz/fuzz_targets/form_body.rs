@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(form) = parse_form(data) else {
         return;
     };
-    assert!(std::str::from_utf8(data).is_ok(), "a body that is not UTF-8 was accepted");
+    assert!(
+        std::str::from_utf8(data).is_ok(),
+        "a body that is not UTF-8 was accepted"
+    );
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in &form {
         assert!(!k.is_empty());

@@ -17,7 +17,10 @@ fn client() -> Client {
         post_logout_redirect_uris: Vec::new(),
         service_account_id: None,
         created_at: time::OffsetDateTime::UNIX_EPOCH,
-        secrets: SecretSlots { current: None, previous: None },
+        secrets: SecretSlots {
+            current: None,
+            previous: None,
+        },
         secrets_version: 0,
     }
 }
@@ -28,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(settings) => {
             let mut patched = base.clone();
             patched.settings = settings.clone();
-            assert_eq!(ClientPatch::apply(data, &patched).expect("applies again"), settings);
+            assert_eq!(
+                ClientPatch::apply(data, &patched).expect("applies again"),
+                settings
+            );
         }
         Err(problem) => {
             assert_eq!(problem.status().as_u16(), 400);
