@@ -310,3 +310,311 @@ pub async fn wait_for(what: &str, within: std::time::Duration, mut done: impl Fn
         actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+// --- Security and fault tests: credentials, the real binary as a child
+// process, and throwaway PostgreSQL clusters. ---
+
+/// `Authorization: Basic …` with both parts form-urlencoded first
+/// (RFC 6749 §2.3.1).
+pub fn basic_authorization(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
+}
+
+/// A client_secret_post token request to `base` (over "HTTPS", as the mesh
+/// sidecar forwards it): the status and the JSON body.
+pub async fn post_token(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+) -> (u16, serde_json::Value) {
+    let r = http
+        .post(format!("{base}/oauth2/token"))
+        .header("X-Forwarded-Proto", "https")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The server still works: /healthz answers 200 and `my-service` still gets
+/// a token.
+pub async fn assert_healthy(http: &reqwest::Client, base: &str) {
+    let r = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "/healthz after the attack");
+    let (status, body) = post_token(http, base, "my-service", SVC_SECRET).await;
+    assert_eq!(status, 200, "no token after the attack: {body}");
+}
+
+/// A port that was free a moment ago, for a child process to bind.
+pub fn free_loopback_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real binary serving on loopback, its stdout and stderr in files.
+/// Dropping it kills the process.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub base: String,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl ServerProcess {
+    /// `auth-server serve` with exactly `env` (plus PATH and `APP_BIND`),
+    /// in `dir`, logging to `dir/{name}.stdout` and `dir/{name}.stderr`
+    /// (appended to, so a restart keeps the earlier lines).
+    pub fn start(env: &BTreeMap<String, String>, dir: &Path, name: &str, port: u16) -> Self {
+        let stdout_path = dir.join(format!("{name}.stdout"));
+        let stderr_path = dir.join(format!("{name}.stderr"));
+        let open = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .unwrap()
+        };
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(dir)
+            .stdout(std::process::Stdio::from(open(&stdout_path)))
+            .stderr(std::process::Stdio::from(open(&stderr_path)));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.env("APP_BIND", format!("127.0.0.1:{port}"));
+        let child = cmd.spawn().unwrap();
+        Self {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            stdout_path,
+            stderr_path,
+        }
+    }
+
+    /// Waits until /readyz answers 200; fails the test with the server's
+    /// stderr after `within`.
+    pub async fn wait_ready(&mut self, within: std::time::Duration) {
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let ready = http
+                .get(format!("{}/readyz", self.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            if ready {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the server exited with {status}: {}", self.logs());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server on port {} never became ready: {}",
+                self.port,
+                self.logs()
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn sigkill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status (graceful shutdown, SPEC §1).
+    pub fn sigterm(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
+    }
+
+    /// Everything the process wrote so far, stdout then stderr.
+    pub fn logs(&self) -> String {
+        format!(
+            "{}{}",
+            std::fs::read_to_string(&self.stdout_path).unwrap_or_default(),
+            std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        )
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Settings for [`ServerProcess::start`]: the standard seed written into
+/// `dir`, its secrets, BCrypt cost 4, JSON logs, and the database.
+pub fn process_env(dir: &Path, database_url: &str) -> BTreeMap<String, String> {
+    let mut env = write_seeds(dir, CLIENTS_YAML, ACCOUNTS_YAML);
+    env.extend(seed_env());
+    env.insert("APP_DATABASE_URL".into(), database_url.to_owned());
+    env.insert("APP_BCRYPT_COST".into(), "4".into());
+    env.insert("APP_DATABASE_POOL_SIZE".into(), "4".into());
+    env.insert("APP_LOG_FORMAT".into(), "json".into());
+    env
+}
+
+/// A PostgreSQL cluster of the test's own, made by
+/// `scripts/pg-test-cluster.sh` in a temporary directory, so that the test
+/// can stop and start it. Dropping it stops it and removes its files.
+pub struct PgCluster {
+    pub url: String,
+    dir: tempfile::TempDir,
+}
+
+impl PgCluster {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-test-cluster.sh")
+    }
+
+    fn run(&self, command: &str) -> String {
+        let out = Command::new("bash")
+            .arg(Self::script())
+            .arg(command)
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg-test-cluster.sh {command} failed: {}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts a fresh cluster (initdb + start, a few seconds).
+    pub fn start() -> Self {
+        let _ports = CLUSTER_PORTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cluster = Self {
+            url: String::new(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let printed = cluster.run("start");
+        cluster.url = printed
+            .trim()
+            .strip_prefix("export TEST_DATABASE_URL=")
+            .unwrap_or_else(|| panic!("unexpected output of pg-test-cluster.sh: {printed}"))
+            .to_owned();
+        cluster
+    }
+
+    /// Stops the server (fast shutdown: open connections are cut), keeps it
+    /// down for `down`, and starts it again on the same port, so that the
+    /// servers under test keep their database URL. Blocking. Returns when
+    /// it was down and when the restart began.
+    pub fn outage(&self, down: std::time::Duration) -> (std::time::Instant, std::time::Instant) {
+        // The script takes the first free port: no cluster of this process
+        // may start while this one's port is free.
+        let _ports = CLUSTER_PORTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.run("stop");
+        let stopped = std::time::Instant::now();
+        std::thread::sleep(down);
+        let restarting = std::time::Instant::now();
+        // The script takes the first free port from 55432 on: hold every
+        // lower one that is free now, so that it comes back on its own.
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let held: Vec<TcpListener> = (55432..port)
+            .filter_map(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        let printed = self.run("start");
+        drop(held);
+        assert_eq!(
+            printed.trim(),
+            format!("export TEST_DATABASE_URL={}", self.url),
+            "the cluster came back on another port"
+        );
+        (stopped, restarting)
+    }
+}
+
+/// Serialises cluster starts with outages (see [`PgCluster::outage`]).
+static CLUSTER_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(Self::script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// The PostgreSQL database for a test that needs one: a fresh database on
+/// `TEST_DATABASE_URL` when it is set, else a cluster of the test's own.
+pub enum Postgres {
+    Shared(Database),
+    Own(PgCluster),
+}
+
+impl Postgres {
+    pub fn get() -> Self {
+        if std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+            Self::Shared(fresh_database(Backend::Postgres))
+        } else {
+            Self::Own(PgCluster::start())
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Shared(db) => &db.url,
+            Self::Own(c) => &c.url,
+        }
+    }
+}
+
+/// One part of a JWT (0: the header, 1: the claims), decoded, unverified.
+pub fn jwt_part(token: &str, part: usize) -> serde_json::Value {
+    use base64::Engine as _;
+    let encoded = token.split('.').nth(part).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
+}
