@@ -7,6 +7,9 @@
 //!   `warm_linked/ES256` adds the service-account read.
 //! - `cold/<cost>`: the cache disabled, so each request verifies with
 //!   BCrypt; compare with `bcrypt_verify/<cost>` of the `raw` bench.
+//! - `parts/…`: pieces of the warm path on their own, to attribute its
+//!   time: the client read on the calling thread and through `web::block`
+//!   (as the handler does it), and a cache lookup.
 //!
 //! Benchmarks, like tests, fail loudly on a broken fixture.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -102,5 +105,49 @@ fn cold(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, warm, cold);
+fn parts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parts");
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    let started = StartedState::start(HandlerSetup {
+        alg: SigningAlg::Es256,
+        bcrypt_cost: 4,
+        cache: true,
+    })
+    .unwrap();
+    let state = started.state.clone();
+    let id = auth_domain::ClientId::parse(CLIENT_ID).unwrap();
+    group.bench_function("find_client", |b| {
+        b.iter(|| state.repos.clients.find(&id).unwrap().unwrap());
+    });
+    let runner = actix_web::rt::System::new();
+    group.bench_function("find_client_web_block", |b| {
+        b.iter_custom(|iters| {
+            runner.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (repos, id) = (state.repos.clone(), id.clone());
+                    let found = web::block(move || repos.clients.find(&id)).await;
+                    std::hint::black_box(found.unwrap().unwrap());
+                }
+                start.elapsed()
+            })
+        });
+    });
+    state
+        .secret_cache
+        .remember(CLIENT_ID, "$2b$04$stored-hash", auth_bench::CLIENT_SECRET);
+    group.bench_function("cache_hit", |b| {
+        b.iter(|| {
+            assert!(state.secret_cache.hit(
+                CLIENT_ID,
+                "$2b$04$stored-hash",
+                auth_bench::CLIENT_SECRET
+            ))
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, warm, cold, parts);
 criterion_main!(benches);
