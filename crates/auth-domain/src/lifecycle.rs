@@ -57,6 +57,9 @@ pub struct SecretSlots {
     pub previous: Option<PreviousSecret>,
 }
 
+/// Hash verifications every failed authentication costs (the two slots).
+pub const FAILURE_VERIFICATIONS: usize = 2;
+
 /// Which slot a presented secret matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -163,9 +166,10 @@ impl SecretSlots {
     }
 
     /// Checks a presented secret: the current slot, then the previous slot
-    /// within its grace window. Exactly one hash verification runs whatever
-    /// the outcome (a dummy one when no slot is usable), and a matching but
-    /// expired slot fails like a mismatch.
+    /// within its grace window. A success costs one verification per slot
+    /// tried; every failure costs exactly [`FAILURE_VERIFICATIONS`] (dummy
+    /// ones where no slot is usable), and a matching but expired slot fails
+    /// like a mismatch.
     pub fn authenticate(
         &self,
         presented: &Secret,
@@ -173,21 +177,27 @@ impl SecretSlots {
         hasher: &dyn SecretHasher,
     ) -> Result<(Slot, Verification), AuthFailure> {
         let candidates = self.usable(now);
-        if candidates.is_empty() {
-            hasher.verify_dummy(presented);
-            return Err(if self.current.is_none() && self.previous.is_none() {
-                AuthFailure::NoSecret
-            } else {
-                AuthFailure::Expired
-            });
-        }
+        let tried = candidates.len();
         for (slot, hash) in candidates {
             let v = hasher.verify(presented, hash);
             if v.is_match() {
                 return Ok((slot, v));
             }
         }
-        Err(AuthFailure::Mismatch)
+        // Every failure costs the worst case — a wrong secret while a
+        // previous secret is in its grace window is checked against both
+        // slots — so that timing does not tell an unknown client from a
+        // recently rotated one.
+        for _ in tried..FAILURE_VERIFICATIONS {
+            hasher.verify_dummy(presented);
+        }
+        Err(if tried > 0 {
+            AuthFailure::Mismatch
+        } else if self.current.is_none() && self.previous.is_none() {
+            AuthFailure::NoSecret
+        } else {
+            AuthFailure::Expired
+        })
     }
 
     /// The slots that authenticate at `now`, current first: current iff
@@ -483,6 +493,63 @@ mod tests {
             s.status(T0 + Duration::days(30), &longer).current_expired,
             Some(true)
         );
+    }
+
+    /// Counts verifications, real and dummy.
+    struct Counting(BcryptHasher, std::sync::atomic::AtomicUsize);
+
+    impl SecretHasher for Counting {
+        fn hash(&self, secret: &Secret) -> Result<SecretHash, crate::hasher::HashError> {
+            self.0.hash(secret)
+        }
+        fn verify(&self, presented: &Secret, stored: &SecretHash) -> Verification {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.verify(presented, stored)
+        }
+        fn verify_dummy(&self, presented: &Secret) -> Verification {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.verify_dummy(presented)
+        }
+    }
+
+    #[test]
+    fn every_failure_costs_the_same_number_of_verifications() {
+        let c = Counting(h(), std::sync::atomic::AtomicUsize::new(0));
+        let p = policy();
+        let one = SecretSlots::default()
+            .issue(hashed(&c.0, "one"), T0, &p)
+            .unwrap();
+        let rotated = one.rotate(hashed(&c.0, "two"), T0, &p).unwrap();
+        let expired_at = T0 + Duration::days(30);
+        let cases: Vec<(&str, &SecretSlots, OffsetDateTime)> = vec![
+            (
+                "no secret",
+                &SecretSlots {
+                    current: None,
+                    previous: None,
+                },
+                T0,
+            ),
+            ("wrong secret, one slot", &one, T0),
+            ("wrong secret, previous in grace", &rotated, T0),
+            ("expired", &one, expired_at),
+        ];
+        for (name, slots, now) in cases {
+            c.1.store(0, std::sync::atomic::Ordering::SeqCst);
+            assert!(
+                slots.authenticate(&Secret::new("wrong"), now, &c).is_err(),
+                "{name}"
+            );
+            assert_eq!(
+                c.1.load(std::sync::atomic::Ordering::SeqCst),
+                FAILURE_VERIFICATIONS,
+                "{name}"
+            );
+        }
+        // A success with the current secret costs one.
+        c.1.store(0, std::sync::atomic::Ordering::SeqCst);
+        assert!(rotated.authenticate(&Secret::new("two"), T0, &c).is_ok());
+        assert_eq!(c.1.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

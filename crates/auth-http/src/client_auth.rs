@@ -10,8 +10,8 @@ use actix_web::http::{header, Method};
 use actix_web::web::{self, Bytes};
 use actix_web::HttpRequest;
 use auth_domain::{
-    AuthFailure, Client, ClientAuthMethod, ClientId, ClientType, Secret, SecretHash, Slot,
-    StoreError, Verification,
+    AuthFailure, Client, ClientAuthMethod, ClientId, ClientType, Secret, SecretHash, SecretSlots,
+    Slot, StoreError, Verification,
 };
 use base64::Engine as _;
 use futures_util::StreamExt as _;
@@ -331,8 +331,10 @@ pub async fn authenticate(
                 {
                     c.secrets.authenticate(&job_secret, now, hasher.as_ref())
                 }
+                // Unknown or public client, wrong method, missing secret:
+                // the same cost as any other failure.
                 _ => {
-                    hasher.verify_dummy(&job_secret);
+                    let _ = SecretSlots::default().authenticate(&job_secret, now, hasher.as_ref());
                     Err(AuthFailure::Mismatch)
                 }
             }

@@ -23,11 +23,22 @@ pub fn verify_token(
     match ring.verify(token, now, expected_issuer) {
         Ok(c) => Some(c),
         Err(VerifyError::UnknownKid) => state
-            .reload_keys_throttled()?
+            .key_ring_with(&header_kid(token)?)?
             .verify(token, now, expected_issuer)
             .ok(),
         Err(_) => None,
     }
+}
+
+/// The `kid` of a JWS compact token's header, if it has one.
+fn header_kid(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("kid")?.as_str().map(str::to_owned)
 }
 
 #[derive(Debug)]

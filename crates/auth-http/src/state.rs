@@ -79,6 +79,9 @@ impl Repos {
     }
 }
 
+/// The shortest interval between two key reloads caused by unknown key ids.
+pub const MIN_UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
 pub struct AppState {
     pub config: HttpConfig,
     pub repos: Repos,
@@ -87,6 +90,7 @@ pub struct AppState {
     keys: RwLock<Option<KeyRing>>,
     catalogue: RwLock<Option<Arc<Catalogue>>>,
     last_key_reload: std::sync::Mutex<Option<Instant>>,
+    unknown_kid_reload: std::sync::Mutex<()>,
     ready: AtomicBool,
     pub verify_pool: VerifyPool,
     pub throttle: FailureThrottle,
@@ -112,6 +116,7 @@ impl AppState {
             keys: RwLock::new(None),
             catalogue: RwLock::new(None),
             last_key_reload: std::sync::Mutex::new(None),
+            unknown_kid_reload: std::sync::Mutex::new(()),
             ready: AtomicBool::new(false),
             verify_pool,
             throttle,
@@ -156,17 +161,26 @@ impl AppState {
         Ok(ring)
     }
 
-    /// Reloads unless that was done within the last second, so a flood of
-    /// tokens with made-up key ids cannot turn into a flood of queries.
-    pub fn reload_keys_throttled(&self) -> Option<KeyRing> {
-        let recent = self
+    /// The key ring, reloaded if it does not hold `kid` (a key another
+    /// replica or `keys rotate` created after this process last loaded).
+    /// Reloads for unknown key ids are serialised and at most one per
+    /// second, so a flood of tokens with made-up key ids costs at most one
+    /// query a second; a caller inside that second waits for the next reload
+    /// (this blocks: call it off the async workers) instead of rejecting a
+    /// genuine token signed a moment ago.
+    pub fn key_ring_with(&self, kid: &str) -> Option<KeyRing> {
+        let _serial = self.unknown_kid_reload.lock().ok()?;
+        if let Some(ring) = self.key_ring().filter(|r| r.contains_kid(kid)) {
+            return Some(ring);
+        }
+        let since_last = self
             .last_key_reload
             .lock()
             .ok()
             .and_then(|t| *t)
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
-        if recent {
-            return self.key_ring();
+            .map(|t| t.elapsed());
+        if let Some(elapsed) = since_last {
+            std::thread::sleep(MIN_UNKNOWN_KID_RELOAD_INTERVAL.saturating_sub(elapsed));
         }
         self.reload_keys().ok()
     }
