@@ -9,14 +9,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-pub fn basic(id: &str, secret: &str) -> String {
-    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
-    )
-}
-
 /// A token request with client_secret_basic (or, when `post`, the body).
 pub async fn token_request(s: &TestServer, id: &str, secret: &str, post: bool) -> (u16, Value) {
     let req = s.post("/oauth2/token");
@@ -195,3 +187,5 @@ pub fn claims_of(token: &str) -> Value {
     )
     .unwrap()
 }
+
+pub use crate::common::basic_authorization as basic;

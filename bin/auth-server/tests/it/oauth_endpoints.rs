@@ -11,6 +11,7 @@ use auth_domain::{
 };
 use serde_json::Value;
 
+use crate::common::basic_authorization as basic;
 use crate::common::*;
 
 async fn token_for(s: &TestServer, id: &str, secret: &str) -> String {
@@ -160,15 +161,6 @@ async fn jwks_publishes_public_keys_only() {
         assert_eq!(keys[0]["use"], "sig");
         s.stop().await;
     }
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
-    )
 }
 
 async fn basic_token(s: &TestServer, id: &str, secret: &str) -> String {

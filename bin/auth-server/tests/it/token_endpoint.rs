@@ -3,18 +3,10 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::Value;
 
+use crate::common::basic_authorization as basic;
 use crate::common::*;
-
-fn basic(id: &str, secret: &str) -> String {
-    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
-    )
-}
 
 async fn json_of(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
     let status = r.status().as_u16();
