@@ -22,8 +22,8 @@ venv="$work/venv"
 base_image="${AUTH_SERVER_BASE_IMAGE:-localhost/auth-server-base:bookworm}"
 # The Debian mirrors are the ones this machine's apt already uses (first the
 # main archive, then the security archive), unless given explicitly.
-host_uris=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs:[[:space:]]*//p';
-            grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}')
+host_uris=$( { cat /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } | sed -n 's/^URIs:[[:space:]]*//p';
+            { grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list || true; } | awk '{print $2}')
 mirror="${DEBIAN_MIRROR:-$(printf '%s\n' $host_uris | grep -v -- '-security' | head -n 1)}"
 security_mirror="${DEBIAN_SECURITY_MIRROR:-$(printf '%s\n' $host_uris | grep -- '-security' | head -n 1)}"
 if [ -z "$mirror" ]; then
