@@ -6,7 +6,7 @@ use auth_domain::{Client, ScopeSet};
 use auth_token::AccessTokenClaims;
 use serde::Serialize;
 
-use crate::client_auth::{authenticate, parse_client_request, store_error};
+use crate::client_auth::{authenticate_with, parse_client_request};
 use crate::discovery::issuer_for;
 use crate::oauth_error::{no_store, OAuthError};
 use crate::state::AppState;
@@ -61,7 +61,7 @@ async fn issue(
     payload: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let creq = parse_client_request(state, req, payload, &["grant_type"]).await?;
-    let client = authenticate(state, &creq).await?;
+    let (client, account) = authenticate_with(state, &creq, linked_account).await?;
     if creq.form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return Err(OAuthError::UnsupportedGrantType);
     }
@@ -70,7 +70,11 @@ async fn issue(
     let granted = client.settings.scope.grant(&requested).map_err(|s| {
         OAuthError::InvalidScope(format!("scope {s} is not registered for this client"))
     })?;
-    let account = linked_account(state, &client).await?;
+    if account.as_ref().is_some_and(|(a, _)| !a.active) {
+        return Err(OAuthError::UnauthorizedClient(
+            "the client's service account is inactive".into(),
+        ));
+    }
     let issuer = issuer_for(state, &creq.effective);
     let now = auth_domain::now_ms();
     let claims = AccessTokenClaims::build(
@@ -98,33 +102,20 @@ async fn issue(
     }))
 }
 
-/// The linked service account with its effective permissions; an inactive
-/// one refuses the grant.
-async fn linked_account(
-    state: &web::Data<AppState>,
+/// The linked service account with its effective permissions. Read with
+/// the client row (blocking), before the secret is checked; whether it is
+/// active is decided after the scope, in SPEC §3's order.
+fn linked_account(
+    st: &AppState,
     client: &Client,
-) -> Result<Option<(auth_domain::ServiceAccount, Vec<String>)>, OAuthError> {
-    let Some(account_id) = client.service_account_id.clone() else {
+) -> Result<Option<(auth_domain::ServiceAccount, Vec<String>)>, auth_domain::StoreError> {
+    let Some(account_id) = client.service_account_id.as_deref() else {
         return Ok(None);
     };
-    let st = state.clone();
-    let found = web::block(move || -> Result<_, auth_domain::StoreError> {
-        let account = st.repos.accounts.find(&account_id)?;
-        let catalogue = st.catalogue()?;
-        Ok(account.map(|a| {
-            let effective = catalogue.effective_permissions(&a.account);
-            (a.account, effective)
-        }))
-    })
-    .await
-    .map_err(|_| OAuthError::TemporarilyUnavailable {
-        retry_after: state.retry_after_secs(),
-    })?
-    .map_err(|e| store_error(state, &e))?;
-    match found {
-        Some((account, _)) if !account.active => Err(OAuthError::UnauthorizedClient(
-            "the client's service account is inactive".into(),
-        )),
-        other => Ok(other),
-    }
+    let account = st.repos.accounts.find(account_id)?;
+    let catalogue = st.catalogue()?;
+    Ok(account.map(|a| {
+        let effective = catalogue.effective_permissions(&a.account);
+        (a.account, effective)
+    }))
 }
