@@ -3,7 +3,7 @@
 #
 #   bash scripts/load.sh            # results in target/load/results.md
 #
-# What it does, bounded in time (about 10 minutes after the builds) and on
+# What it does, bounded in time (7–10 minutes after the builds) and on
 # loopback only:
 #  1. installs Debian's `wrk` if it is missing; builds the release binary
 #     and the criterion benches (crates/auth-bench) once;
