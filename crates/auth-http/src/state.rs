@@ -164,23 +164,25 @@ impl AppState {
     /// The key ring, reloaded if it does not hold `kid` (a key another
     /// replica or `keys rotate` created after this process last loaded).
     /// Reloads for unknown key ids are serialised and at most one per
-    /// second, so a flood of tokens with made-up key ids costs at most one
-    /// query a second; a caller inside that second waits for the next reload
+    /// second: a caller inside that second waits for the next reload
     /// (this blocks: call it off the async workers) instead of rejecting a
-    /// genuine token signed a moment ago.
+    /// genuine token signed a moment ago, and every caller that arrived
+    /// before a reload is answered by it, so a flood of made-up key ids
+    /// costs one query a second, not one per request.
     pub fn key_ring_with(&self, kid: &str) -> Option<KeyRing> {
+        let arrived = Instant::now();
         let _serial = self.unknown_kid_reload.lock().ok()?;
-        if let Some(ring) = self.key_ring().filter(|r| r.contains_kid(kid)) {
-            return Some(ring);
+        let ring = self.key_ring();
+        if ring.as_ref().is_some_and(|r| r.contains_kid(kid)) {
+            return ring;
         }
-        let since_last = self
-            .last_key_reload
-            .lock()
-            .ok()
-            .and_then(|t| *t)
-            .map(|t| t.elapsed());
-        if let Some(elapsed) = since_last {
-            std::thread::sleep(MIN_UNKNOWN_KID_RELOAD_INTERVAL.saturating_sub(elapsed));
+        let last = self.last_key_reload.lock().ok().and_then(|t| *t);
+        if last.is_some_and(|t| t >= arrived) {
+            // Reloaded while this caller waited: the key is not there.
+            return ring;
+        }
+        if let Some(t) = last {
+            std::thread::sleep(MIN_UNKNOWN_KID_RELOAD_INTERVAL.saturating_sub(t.elapsed()));
         }
         self.reload_keys().ok()
     }
