@@ -77,7 +77,9 @@ pub(crate) fn upsert_catalogue(conn: &mut DbConn, c: &Catalogue) -> Result<(), S
 
 impl CatalogRepository for Store {
     fn load(&self) -> Result<Catalogue, StoreError> {
-        self.read(|conn| {
+        // One snapshot: a replica seeding at this moment commits roles and
+        // the permissions they name together.
+        self.read_snapshot(|conn| {
             let permissions = catalog_permissions::table
                 .order(catalog_permissions::name.asc())
                 .select(PermissionRow::as_select())

@@ -189,6 +189,39 @@ impl Store {
         f(&mut conn)
     }
 
+    /// Runs several reads against one snapshot (PostgreSQL `REPEATABLE
+    /// READ`; a SQLite read transaction), so that rows another replica
+    /// commits together are seen together or not at all.
+    pub(crate) fn read_snapshot<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        type Tm = <DbConn as Connection>::TransactionManager;
+        let mut pooled = self.conn()?;
+        let conn: &mut DbConn = &mut pooled;
+        match conn {
+            DbConn::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN").store()?
+            }
+            DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
+                c,
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            )
+            .store()?,
+        }
+        let result = f(conn);
+        match result {
+            Ok(value) => {
+                Tm::commit_transaction(conn).store()?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = Tm::rollback_transaction(conn);
+                Err(e)
+            }
+        }
+    }
+
     /// Runs `f` in a write transaction, committed iff `f` succeeds.
     ///
     /// On SQLite the transaction starts with `BEGIN IMMEDIATE`: it takes
