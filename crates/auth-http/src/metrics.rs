@@ -36,6 +36,9 @@ fn help(name: &str) -> &'static str {
             "Secret verifications refused because the queue was full"
         }
         "verified_secret_cache_total" => "Verified-secret cache lookups by result",
+        "secret_hash_upgrades_total" => {
+            "Re-hashes of weaker stored secret hashes after a login, by outcome"
+        }
         _ => "",
     }
 }
