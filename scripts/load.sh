@@ -23,7 +23,8 @@
 #     limit and the ratio.
 #
 # Environment: DURATION (seconds per wrk run, default 6), SERVER_CPU
-# (default 0), LOAD_CPU (default 1), OUT (default target/load), SKIP_PG=1.
+# (default 0), LOAD_CPU (default 1), OUT (default target/load), SKIP_PG=1,
+# ALGS (default "RS256 ES256 EdDSA").
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,6 +34,7 @@ DURATION=${DURATION:-6}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-18480}
+ALGS=${ALGS:-RS256 ES256 EdDSA}
 COLD_CLIENTS=150
 STARTUP_CLIENTS=100
 WARM_SECRET="warm-secret-0123456789abcdefghijkl"
@@ -184,14 +186,16 @@ end
 EOF
 
 # run_wrk LABEL SCRIPT CONNECTIONS [PAUSE_MS] -> prints the wrk output file
-run_wrk() {
-  local label=$1 script=$2 conns=$3 pause=${4:-0}
+run_wrk() { # LABEL SCRIPT CONNECTIONS [PAUSE_MS] [PATH]; SCRIPT "" = plain GET
+  local label=$1 script=$2 conns=$3 pause=${4:-0} path=${5:-/oauth2/token}
   local file="$OUT/run/wrk-$label.txt"
   local cpu0
   cpu0=$(cpu_s)
+  local with_script=()
+  [ -z "$script" ] || with_script=(-s "$script")
   PAUSE_MS=$pause COLD_CLIENTS=$COLD_CLIENTS taskset -c "$LOAD_CPU" \
-    wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 10s --latency -s "$script" \
-    "http://127.0.0.1:$PORT/oauth2/token" >"$file" 2>&1
+    wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 10s --latency "${with_script[@]}" \
+    "http://127.0.0.1:$PORT$path" >"$file" 2>&1
   echo "server_cpu_s=$(python3 -c "print(round($(cpu_s) - $cpu0, 3))")" >>"$file"
   echo "$file"
 }
@@ -223,12 +227,24 @@ EOF
 bench_db() { # DBNAME URL
   local db=$1 url=$2 alg conns file
   write_seed "$OUT/run/seed-$db.yaml" "$COLD_CLIENTS"
-  for alg in RS256 ES256 EdDSA; do
+  for alg in $ALGS; do
     start_server "$SERVER_CPU" "$url" "$alg" "$OUT/run/seed-$db.yaml" "$COLD_CLIENTS" "$db-$alg"
     log "$db $alg: ready in ${STARTUP_MS} ms"
     sleep 1
     local idle
     idle=$(rss_kb VmRSS)
+    # One request first, so the series measures cache hits only: without
+    # it the first requests of a level all miss at once and each pays a
+    # BCrypt verification (72 ms of the one core), which is the cold path.
+    curl -fs -o /dev/null -H 'X-Forwarded-Proto: https' \
+      -d "grant_type=client_credentials&client_id=load-warm&client_secret=$WARM_SECRET&scope=read" \
+      "http://127.0.0.1:$PORT/oauth2/token"
+    if [ "$alg" = ES256 ]; then
+      # The HTTP floor: GET /healthz through the same middleware and access
+      # log, no body, no database, no signature.
+      file=$(run_wrk "$db-floor-healthz" "" 16 0 /healthz)
+      record "{\"kind\":\"floor\",\"db\":\"$db\",\"conns\":16,$(parse_wrk "$file")}"
+    fi
     local best=0
     for conns in 1 16 64 256; do
       file=$(run_wrk "$db-warm-$alg-c$conns" "$OUT/run/warm.lua" "$conns")
@@ -325,6 +341,18 @@ for r in rows:
     p(f"| {r['db']} | {r['alg']} | {r['conns']} | {r['rps']:,.0f} | {f(r['p50_ms'])} | {f(r['p99_ms'])} | "
       f"{f(use)} | {f(per_cpu, '{:,.0f}')} | {lim:,.0f} | {f(per_cpu / lim if per_cpu else None)} | "
       f"{r['non_2xx']} | {r['idle_rss_kb']/1024:.1f} | {r['peak_rss_kb']/1024:.1f} |")
+p("\n## HTTP floor: GET /healthz, 16 connections, same server and core\n")
+p("What a request costs with no body, database read or signature: HTTP over loopback,")
+p("the middleware and the access-log line. The best a warm token request can reach is")
+p("one floor plus one signature, so the attainable ratio is sign / (floor + sign).\n")
+p("| db | req/s | req per CPU-s | µs of CPU per request | attainable ratio ES256 | attainable ratio EdDSA | attainable ratio RS256 |")
+p("|---|---|---|---|---|---|---|")
+for r in rows:
+    if r["kind"] == "floor" and r["server_cpu_s"]:
+        us = r["server_cpu_s"] / r["requests"] * 1e6
+        att = lambda alg: (cpu("sign/" + alg) / 1e3) / (us + cpu("sign/" + alg) / 1e3)
+        p(f"| {r['db']} | {r['rps']:,.0f} | {r['requests']/r['server_cpu_s']:,.0f} | {us:.1f} | "
+          f"{att('ES256'):.2f} | {att('EdDSA'):.2f} | {att('RS256'):.2f} |")
 p("\n## Warm path paced at 70 % of the best rate\n")
 p("| db | alg | best req/s | target req/s | achieved req/s | conns | p50 ms | p99 ms | p99 < 5 ms |")
 p("|---|---|---|---|---|---|---|---|---|")

@@ -15,7 +15,7 @@ use auth_domain::{
 use auth_http::proxy::TrustedProxies;
 use auth_http::{AppState, Application, HttpConfig, Repos};
 use auth_seed::{SeedRules, SeedSources};
-use auth_store::{Store, StoreConfig};
+use auth_store::{Backend, Store, StoreConfig};
 use auth_token::{generate_key, KeyEncryption, SigningAlg};
 
 use crate::config::{redact_url, Config};
@@ -132,6 +132,14 @@ pub fn prepare(config: &Config, listener: Option<TcpListener>) -> Result<Prepare
 
 /// [`prepare`] with the storage ports passed through `wrap` first (tests put
 /// a store that fails on purpose in front of the real one).
+/// Every port on one store, as the server uses them.
+pub fn repos(store: &Store) -> Repos {
+    let pool_store = store.clone();
+    let mut repos = Repos::from_store(store.clone(), Arc::new(move || pool_store.pool_state()));
+    repos.local_reads = store.backend() == Backend::Sqlite;
+    repos
+}
+
 pub fn prepare_with(
     config: &Config,
     listener: Option<TcpListener>,
@@ -145,11 +153,7 @@ pub fn prepare_with(
     signing_alg(config)?;
     let hasher =
         BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartupError::Config(e.to_string()))?;
-    let pool_store = store.clone();
-    let repos = wrap(Repos::from_store(
-        store.clone(),
-        Arc::new(move || pool_store.pool_state()),
-    ));
+    let repos = wrap(repos(&store));
     let state = web::Data::new(AppState::new(
         http_config(config)?,
         repos,

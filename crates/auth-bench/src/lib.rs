@@ -15,7 +15,7 @@ use auth_domain::{
     StoredSigningKey,
 };
 use auth_http::secret_cache::SecretCache;
-use auth_http::{AppState, Repos};
+use auth_http::AppState;
 use auth_server::{config, startup};
 use auth_token::{generate_key, AccessTokenClaims, KeyEncryption, KeyRing, SigningAlg};
 
@@ -138,8 +138,7 @@ impl StartedState {
         let config = config::load(None, &settings).map_err(|e| e.to_string())?;
         let store = startup::open_store(&config).map_err(|e| e.to_string())?;
         let hasher = BcryptHasher::new(config.bcrypt_cost).map_err(|e| e.to_string())?;
-        let pool_store = store.clone();
-        let repos = Repos::from_store(store.clone(), Arc::new(move || pool_store.pool_state()));
+        let repos = startup::repos(&store);
         let mut state = AppState::new(
             startup::http_config(&config).map_err(|e| e.to_string())?,
             repos,

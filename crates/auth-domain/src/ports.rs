@@ -95,6 +95,13 @@ pub trait ClientRepository: Send + Sync {
 pub trait ServiceAccountRepository: Send + Sync {
     fn find(&self, id: &str) -> Result<Option<LinkedServiceAccount>, StoreError>;
 
+    /// The account alone, without its linked clients: what a token needs,
+    /// read on every token request for a linked client, so a store should
+    /// answer it with one point read.
+    fn find_account(&self, id: &str) -> Result<Option<ServiceAccount>, StoreError> {
+        Ok(self.find(id)?.map(|linked| linked.account))
+    }
+
     /// Every account, sorted by id.
     fn list(&self) -> Result<Vec<LinkedServiceAccount>, StoreError>;
 

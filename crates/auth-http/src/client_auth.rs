@@ -295,21 +295,26 @@ pub async fn authenticate_with<T: Send + 'static>(
     }
     let found = match ClientId::parse(&presented.client_id) {
         Ok(id) => {
-            let st = state.clone();
-            web::block(move || -> Result<_, StoreError> {
+            let lookup = move |st: &AppState| -> Result<_, StoreError> {
                 match st.repos.clients.find(&id)? {
                     Some(c) => {
-                        let extra = also(&st, &c)?;
+                        let extra = also(st, &c)?;
                         Ok(Some((c, extra)))
                     }
                     None => Ok(None),
                 }
-            })
-            .await
-            .map_err(|_| OAuthError::TemporarilyUnavailable {
-                retry_after: state.retry_after_secs(),
-            })?
-            .map_err(|e| store_error(state, &e))?
+            };
+            let found = if state.repos.can_read_inline() {
+                lookup(state)
+            } else {
+                let st = state.clone();
+                web::block(move || lookup(&st)).await.map_err(|_| {
+                    OAuthError::TemporarilyUnavailable {
+                        retry_after: state.retry_after_secs(),
+                    }
+                })?
+            };
+            found.map_err(|e| store_error(state, &e))?
         }
         Err(_) => None,
     };

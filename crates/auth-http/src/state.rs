@@ -50,6 +50,12 @@ pub struct Repos {
     pub health: Arc<dyn Health>,
     /// (connections, idle connections) of the pool, for /metrics.
     pub pool_state: Arc<dyn Fn() -> (u32, u32) + Send + Sync>,
+    /// The database is embedded (SQLite): a point read costs a few
+    /// microseconds of this thread's CPU and never waits on a network. The
+    /// token path then reads the client row on the HTTP worker itself while
+    /// a pooled connection is idle, instead of hopping to the blocking pool
+    /// and back, which costs two thread switches — more than the read.
+    pub local_reads: bool,
 }
 
 impl Repos {
@@ -75,7 +81,15 @@ impl Repos {
             audit: Arc::new(store.clone()),
             health: Arc::new(store),
             pool_state,
+            local_reads: false,
         }
+    }
+
+    /// Whether a read can run on the calling (HTTP worker) thread now:
+    /// the database is embedded and a connection is idle, so the read
+    /// neither waits for the network nor for the pool.
+    pub fn can_read_inline(&self) -> bool {
+        self.local_reads && (self.pool_state)().1 > 0
     }
 }
 

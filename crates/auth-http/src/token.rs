@@ -112,10 +112,10 @@ fn linked_account(
     let Some(account_id) = client.service_account_id.as_deref() else {
         return Ok(None);
     };
-    let account = st.repos.accounts.find(account_id)?;
+    let account = st.repos.accounts.find_account(account_id)?;
     let catalogue = st.catalogue()?;
     Ok(account.map(|a| {
-        let effective = catalogue.effective_permissions(&a.account);
-        (a.account, effective)
+        let effective = catalogue.effective_permissions(&a);
+        (a, effective)
     }))
 }

@@ -191,14 +191,24 @@ impl ClientRow {
 }
 
 pub(crate) fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, StoreError> {
-    clients::table
-        .find(id)
-        .select(ClientRow::as_select())
-        .first(conn)
-        .optional()
-        .store()?
-        .map(ClientRow::into_client)
-        .transpose()
+    // The token path's one query, so two things keep it cheap:
+    // - it runs on the backend's own connection, where the query's type
+    //   identifies its prepared statement; through the `MultiConnection`
+    //   enum diesel must build the SQL text on every call to find the
+    //   cached statement by it;
+    // - `get_result`, never `first`, for point reads: `first` adds
+    //   `LIMIT ?`, and SQLite built with STAT4 (as the bundled one is)
+    //   re-prepares a statement each time its LIMIT parameter is bound (11 %
+    //   of the server's CPU on the token path, before).
+    let query = || clients::table.find(id);
+    match conn {
+        DbConn::Sqlite(c) => query().select(ClientRow::as_select()).get_result(c),
+        DbConn::Postgres(c) => query().select(ClientRow::as_select()).get_result(c),
+    }
+    .optional()
+    .store()?
+    .map(ClientRow::into_client)
+    .transpose()
 }
 
 /// Inserts the client unless its id exists; returns whether it did. The

@@ -8,6 +8,8 @@
 //! file. The manager here parses the URL once, up front, and keeps the
 //! backend's own error.
 
+use std::time::{Duration, Instant};
+
 use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection};
@@ -15,6 +17,14 @@ use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection};
 /// How long a SQLite connection waits for another writer's lock before
 /// giving up with "database is locked".
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// A connection handed back less than this long ago is given out again
+/// without a `SELECT 1` first (HikariCP's `aliveBypassWindowMs`, 500 ms).
+/// Under load every checkout is within the window, so the check, a
+/// PostgreSQL round trip, is not paid per request; a connection that died
+/// within the window fails its query, is marked broken and is dropped
+/// (see [`PoolConn::broken`]).
+pub(crate) const VALIDATION_BYPASS: Duration = Duration::from_millis(500);
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -95,6 +105,17 @@ pub(crate) enum ConnError {
     Query(#[from] diesel::result::Error),
 }
 
+/// A pooled connection and what the pool needs to know about it.
+pub(crate) struct PoolConn {
+    pub(crate) conn: DbConn,
+    /// When it was last handed back to the pool (or made).
+    returned: Instant,
+    /// A query on it failed in a way that means the connection is gone or
+    /// unusable (PostgreSQL closed it, SQLite stayed locked): the pool drops
+    /// it on return instead of giving it to the next caller.
+    pub(crate) broken: bool,
+}
+
 #[derive(Debug)]
 pub(crate) struct Manager {
     target: Target,
@@ -107,25 +128,39 @@ impl Manager {
 }
 
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = PoolConn;
     type Error = ConnError;
 
-    fn connect(&self) -> Result<DbConn, ConnError> {
-        Ok(match &self.target {
+    fn connect(&self) -> Result<PoolConn, ConnError> {
+        let conn = match &self.target {
             Target::SqliteFile(path) => DbConn::Sqlite(SqliteConnection::establish(path)?),
             Target::SqliteMemory => DbConn::Sqlite(SqliteConnection::establish(":memory:")?),
             Target::Postgres(url) => DbConn::Postgres(PgConnection::establish(url)?),
+        };
+        Ok(PoolConn {
+            conn,
+            returned: Instant::now(),
+            broken: false,
         })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnError> {
-        Ok(conn.batch_execute("SELECT 1")?)
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), ConnError> {
+        if conn.returned.elapsed() < VALIDATION_BYPASS {
+            return Ok(());
+        }
+        Ok(conn.conn.batch_execute("SELECT 1")?)
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        // A connection left inside a transaction (a panic mid-way) must not
-        // be handed to the next caller.
-        <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    /// Called by r2d2 each time a connection is handed back.
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        conn.returned = Instant::now();
+        // The one in-memory connection is the database: never dropped.
+        (conn.broken && self.target != Target::SqliteMemory)
+            // A connection left inside a transaction (a panic mid-way) must
+            // not be handed to the next caller.
+            || <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(
+                &mut conn.conn,
+            )
     }
 }
 
@@ -139,9 +174,9 @@ pub(crate) struct SqlitePragmas {
     pub(crate) wal: bool,
 }
 
-impl CustomizeConnection<DbConn, ConnError> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), ConnError> {
-        if let DbConn::Sqlite(c) = conn {
+impl CustomizeConnection<PoolConn, ConnError> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut PoolConn) -> Result<(), ConnError> {
+        if let DbConn::Sqlite(c) = &mut conn.conn {
             // busy_timeout first: switching to WAL takes a lock that another
             // connection opening at the same moment may hold.
             c.batch_execute(&format!(

@@ -168,12 +168,28 @@ fn client_ids_by_account(
 }
 
 impl ServiceAccountRepository for Store {
+    fn find_account(&self, id: &str) -> Result<Option<ServiceAccount>, StoreError> {
+        // On the backend's own connection, as `clients::find_client` and
+        // for the same reason: the token path reads it on every request.
+        self.read(|conn| {
+            let query = || service_accounts::table.find(id);
+            match conn {
+                DbConn::Sqlite(c) => query().select(AccountRow::as_select()).get_result(c),
+                DbConn::Postgres(c) => query().select(AccountRow::as_select()).get_result(c),
+            }
+            .optional()
+            .store()?
+            .map(AccountRow::into_account)
+            .transpose()
+        })
+    }
+
     fn find(&self, id: &str) -> Result<Option<LinkedServiceAccount>, StoreError> {
         self.read(|conn| {
             let Some(row) = service_accounts::table
                 .find(id)
                 .select(AccountRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()
                 .store()?
             else {

@@ -38,7 +38,7 @@ fn active_key(conn: &mut DbConn) -> Result<Option<KeyRow>, StoreError> {
     signing_keys::table
         .filter(signing_keys::retired_at.is_null())
         .select(KeyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
         .store()
 }

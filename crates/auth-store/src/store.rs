@@ -10,7 +10,9 @@ use diesel::r2d2::{Pool, PooledConnection};
 use diesel::sql_types::BigInt;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::conn::{parse_url, DbConn, Manager, SqlitePragmas, Target, TracingErrorHandler};
+use crate::conn::{
+    parse_url, DbConn, Manager, PoolConn, SqlitePragmas, Target, TracingErrorHandler,
+};
 use crate::error::DbResultExt;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -148,11 +150,11 @@ impl Store {
     /// migrate one after the other; on SQLite one IMMEDIATE transaction does
     /// the same for processes sharing the file.
     pub fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
+        let mut pooled = self.conn()?;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
             StoreError::Other(format!("migration failed: {e}"))
         };
-        match &mut *conn {
+        match &mut pooled.conn {
             DbConn::Postgres(c) => {
                 diesel::sql_query("SELECT pg_advisory_lock($1)")
                     .bind::<BigInt, _>(Lock::Migrations.key())
@@ -185,8 +187,10 @@ impl Store {
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn()?;
-        f(&mut conn)
+        let mut pooled = self.conn()?;
+        let result = f(&mut pooled.conn);
+        note_broken(&mut pooled, &result);
+        result
     }
 
     /// Runs several reads against one snapshot (PostgreSQL `REPEATABLE
@@ -196,30 +200,10 @@ impl Store {
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        type Tm = <DbConn as Connection>::TransactionManager;
         let mut pooled = self.conn()?;
-        let conn: &mut DbConn = &mut pooled;
-        match conn {
-            DbConn::Sqlite(c) => {
-                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN").store()?
-            }
-            DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
-                c,
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            )
-            .store()?,
-        }
-        let result = f(conn);
-        match result {
-            Ok(value) => {
-                Tm::commit_transaction(conn).store()?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = Tm::rollback_transaction(conn);
-                Err(e)
-            }
-        }
+        let result = snapshot(&mut pooled.conn, f);
+        note_broken(&mut pooled, &result);
+        result
     }
 
     /// Runs `f` in a write transaction, committed iff `f` succeeds.
@@ -236,38 +220,84 @@ impl Store {
         lock: Option<Lock>,
         f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        type Tm = <DbConn as Connection>::TransactionManager;
         let mut pooled = self.conn()?;
-        let conn: &mut DbConn = &mut pooled;
-        match conn {
-            DbConn::Sqlite(c) => {
-                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").store()?
-            }
-            DbConn::Postgres(_) => Tm::begin_transaction(conn).store()?,
+        let result = transaction(&mut pooled.conn, lock, f);
+        note_broken(&mut pooled, &result);
+        result
+    }
+}
+
+/// A connection that answered `Unavailable` (PostgreSQL closed it, SQLite
+/// stayed locked past the busy timeout) is not given to the next caller:
+/// with the checkout check skipped for recently used connections, this is
+/// what keeps a dead PostgreSQL connection from failing request after
+/// request once the database is back.
+fn note_broken<T>(pooled: &mut PoolConn, result: &Result<T, StoreError>) {
+    if matches!(result, Err(StoreError::Unavailable(_))) {
+        pooled.broken = true;
+    }
+}
+
+fn snapshot<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    type Tm = <DbConn as Connection>::TransactionManager;
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN").store()?,
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
+        .store()?,
+    }
+    let result = f(conn);
+    match result {
+        Ok(value) => {
+            Tm::commit_transaction(conn).store()?;
+            Ok(value)
         }
-        let result = (|| {
-            if let (Some(lock), DbConn::Postgres(c)) = (lock, &mut *conn) {
-                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                    .bind::<BigInt, _>(lock.key())
-                    .execute(c)
-                    .store()?;
+        Err(e) => {
+            let _ = Tm::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}
+
+fn transaction<T>(
+    conn: &mut DbConn,
+    lock: Option<Lock>,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    type Tm = <DbConn as Connection>::TransactionManager;
+    match conn {
+        DbConn::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").store()?
+        }
+        DbConn::Postgres(_) => Tm::begin_transaction(conn).store()?,
+    }
+    let result = (|| {
+        if let (Some(lock), DbConn::Postgres(c)) = (lock, &mut *conn) {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<BigInt, _>(lock.key())
+                .execute(c)
+                .store()?;
+        }
+        f(conn)
+    })();
+    match result {
+        Ok(value) => {
+            Tm::commit_transaction(conn).store()?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = Tm::rollback_transaction(conn) {
+                // The pool drops a connection whose transaction is
+                // still open, so this is logged, not returned: the
+                // caller is better served by the first error.
+                tracing::warn!(error = %rollback, "rollback failed");
             }
-            f(conn)
-        })();
-        match result {
-            Ok(value) => {
-                Tm::commit_transaction(conn).store()?;
-                Ok(value)
-            }
-            Err(e) => {
-                if let Err(rollback) = Tm::rollback_transaction(conn) {
-                    // The pool drops a connection whose transaction is
-                    // still open, so this is logged, not returned: the
-                    // caller is better served by the first error.
-                    tracing::warn!(error = %rollback, "rollback failed");
-                }
-                Err(e)
-            }
+            Err(e)
         }
     }
 }

@@ -51,6 +51,24 @@ impl Drop for TestGuard {
     }
 }
 
+impl TestGuard {
+    /// Ends every server connection to this PostgreSQL database (as a
+    /// database restart or a proxy timeout would), leaving the database in
+    /// place. Does nothing for SQLite.
+    pub fn terminate_connections(&self) {
+        if let GuardInner::Postgres { admin_url, name } = &self.inner {
+            let mut admin = PgConnection::establish(admin_url)
+                .unwrap_or_else(|e| panic!("cannot reach PostgreSQL: {e}"));
+            admin
+                .batch_execute(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ))
+                .unwrap_or_else(|e| panic!("cannot end the connections to {name}: {e}"));
+        }
+    }
+}
+
 /// A pool large enough for the concurrency tests (16 threads), with a
 /// patient timeout for a busy 2-core machine.
 pub fn config(url: String) -> StoreConfig {

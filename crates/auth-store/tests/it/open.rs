@@ -2,6 +2,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use auth_domain::{ClientRepository, Health, StoreError};
+use auth_store::test_support::fresh_postgres_url;
 use auth_store::{validate_database_url, Backend, Store, StoreConfig};
 
 use crate::support::{cid, confidential};
@@ -108,4 +109,32 @@ fn an_unopenable_sqlite_file_reports_sqlite_s_error() {
         other => panic!("{other:?}"),
     }
     assert!(!dir.path().join("missing-dir").exists());
+}
+
+#[test]
+fn a_postgresql_connection_ended_by_the_server_fails_once_then_is_replaced() {
+    let Some((url, guard)) = fresh_postgres_url() else {
+        return;
+    };
+    // One connection, so the next checkout is that connection.
+    let mut cfg = config(&url, Duration::from_secs(5));
+    cfg.pool_size = 1;
+    let store = Store::open(&cfg).unwrap();
+    store.migrate().unwrap();
+    store.create(&confidential("svc")).unwrap();
+    guard.terminate_connections();
+    // Handed back a moment ago, the connection is given out without a
+    // check (auth-store's validation bypass), so this read may meet the
+    // dead connection; if the machine was slow enough for the check to
+    // run, the pool replaced it already and the read succeeds.
+    match store.find(&cid("svc")) {
+        Ok(found) => assert!(found.is_some()),
+        Err(StoreError::Unavailable(_)) => {}
+        Err(other) => panic!("a dead connection must read as unavailable: {other:?}"),
+    }
+    // Either way the dead connection is not given out again.
+    for _ in 0..3 {
+        assert!(store.find(&cid("svc")).unwrap().is_some());
+    }
+    assert!(store.ping().is_ok());
 }

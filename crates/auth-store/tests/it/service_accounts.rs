@@ -29,6 +29,9 @@ fn upsert_creates_then_replaces_and_lists_sorted() {
         let found = Accounts::find(store, "svc-billing").unwrap().unwrap();
         assert_eq!(found.account, full_account());
         assert!(found.client_ids.is_empty());
+        // The token path's read: the same account, every field.
+        assert_eq!(store.find_account("svc-billing"), Ok(Some(full_account())));
+        assert_eq!(store.find_account("svc-missing"), Ok(None));
 
         let mut changed = full_account();
         changed.description = "Changed".into();
