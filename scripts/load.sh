@@ -3,7 +3,7 @@
 #
 #   bash scripts/load.sh            # results in target/load/results.md
 #
-# What it does, bounded in time (7–10 minutes after the builds) and on
+# What it does, bounded in time (6–10 minutes after the builds) and on
 # loopback only:
 #  1. installs Debian's `wrk` if it is missing; builds the release binary
 #     and the criterion benches (crates/auth-bench) once;
@@ -24,7 +24,7 @@
 #
 # Environment: DURATION (seconds per wrk run, default 6), SERVER_CPU
 # (default 0), LOAD_CPU (default 1), OUT (default target/load), SKIP_PG=1,
-# ALGS (default "RS256 ES256 EdDSA").
+# ALGS (default "RS256 ES256 EdDSA"), BIN (the server binary to measure).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -38,7 +38,9 @@ ALGS=${ALGS:-RS256 ES256 EdDSA}
 COLD_CLIENTS=150
 STARTUP_CLIENTS=100
 WARM_SECRET="warm-secret-0123456789abcdefghijkl"
-BIN=$ROOT/target/release/auth-server
+# BIN=path measures another build of the server (e.g. an older commit's,
+# for an A/B); the default is built here.
+BIN=${BIN:-$ROOT/target/release/auth-server}
 
 log() { echo "load.sh: $*" >&2; }
 
@@ -56,7 +58,7 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v curl >/dev/null || { apt-get update >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y curl >&2; }
 log "building the release binary and the benches"
-cargo build --release -p auth-server >&2
+[ "$BIN" != "$ROOT/target/release/auth-server" ] || cargo build --release -p auth-server >&2
 cargo bench -p auth-bench --bench raw --no-run >&2
 
 record() { echo "$1" >>"$RESULTS"; }
