@@ -350,35 +350,60 @@ pub async fn authenticate_with<T: Send + 'static>(
             .metrics
             .inc("verified_secret_cache_total", &[("result", "miss")]);
     }
-    let started = Instant::now();
+    let flight = flight_key(
+        state,
+        &presented.client_id,
+        client.as_ref(),
+        eligible,
+        &secret,
+    );
     let job_client = client.clone();
     let job_secret = secret.clone();
-    let outcome = state
-        .verify_pool
-        .run(move || {
-            let now = auth_domain::now_ms();
-            match job_client {
-                Some(c)
-                    if c.client_type == ClientType::Confidential
-                        && c.settings.auth_method == method
-                        && has_secret =>
-                {
-                    c.secrets.authenticate(&job_secret, now, hasher.as_ref())
+    let verify = || async {
+        let started = Instant::now();
+        let outcome = state
+            .verify_pool
+            .run(move || {
+                let now = auth_domain::now_ms();
+                match job_client {
+                    Some(c)
+                        if c.client_type == ClientType::Confidential
+                            && c.settings.auth_method == method
+                            && has_secret =>
+                    {
+                        c.secrets.authenticate(&job_secret, now, hasher.as_ref())
+                    }
+                    // Unknown or public client, wrong method, missing
+                    // secret: the same cost as any other failure.
+                    _ => {
+                        let _ =
+                            SecretSlots::default().authenticate(&job_secret, now, hasher.as_ref());
+                        Err(AuthFailure::Mismatch)
+                    }
                 }
-                // Unknown or public client, wrong method, missing secret:
-                // the same cost as any other failure.
-                _ => {
-                    let _ = SecretSlots::default().authenticate(&job_secret, now, hasher.as_ref());
-                    Err(AuthFailure::Mismatch)
-                }
-            }
-        })
-        .await;
-    state.metrics.observe(
-        "secret_verification_duration_seconds",
-        &[],
-        started.elapsed(),
-    );
+            })
+            .await;
+        state.metrics.observe(
+            "secret_verification_duration_seconds",
+            &[],
+            started.elapsed(),
+        );
+        outcome
+    };
+    // A request sharing another's verification still holds a place in the
+    // verification queue while it waits, so the queue's bound (SPEC §3:
+    // more → 503) counts requests, shared or not.
+    let (outcome, ran) = match flight {
+        Some(key) => state
+            .verifications
+            .run(key, || state.verify_pool.reserve(), verify)
+            .await
+            .unwrap_or_else(|full| (Err(full), true)),
+        None => (verify().await, true),
+    };
+    if !ran {
+        state.metrics.inc("secret_verifications_shared_total", &[]);
+    }
     let outcome = match outcome {
         Ok(o) => o,
         Err(_) => {
@@ -395,7 +420,8 @@ pub async fn authenticate_with<T: Send + 'static>(
                     .secret_cache
                     .remember(client.id.as_str(), hash.as_str(), secret.expose());
             }
-            if verification == Verification::MatchNeedsRehash {
+            // One upgrade per verification, not one per request sharing it.
+            if ran && verification == Verification::MatchNeedsRehash {
                 if let Some(secret) = presented.secret {
                     upgrade_hash_in_background(state, &client, slot, secret);
                 }
@@ -415,6 +441,41 @@ pub async fn authenticate_with<T: Send + 'static>(
             Err(OAuthError::InvalidClient { basic })
         }
     }
+}
+
+/// The [`crate::in_flight`] key of a verification: everything its outcome
+/// depends on — the client id, what the row says (eligibility, secrets
+/// version, the hashes usable now) and the presented secret.
+fn flight_key(
+    state: &AppState,
+    client_id: &str,
+    client: Option<&Client>,
+    eligible: impl Fn(&Client) -> bool,
+    secret: &Secret,
+) -> Option<crate::in_flight::Key> {
+    let now = auth_domain::now_ms();
+    let (eligible, version, usable) = match client {
+        Some(c) => (
+            eligible(c),
+            c.secrets_version,
+            c.secrets
+                .usable(now)
+                .iter()
+                .map(|(_, hash)| hash.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        ),
+        None => (false, 0, Vec::new()),
+    };
+    let version = version.to_be_bytes();
+    let row = [u8::from(client.is_some()), u8::from(eligible)];
+    let mut parts: Vec<&[u8]> = vec![
+        client_id.as_bytes(),
+        &row,
+        &version,
+        secret.expose().as_bytes(),
+    ];
+    parts.extend(usable.iter().map(|h| h.as_bytes()));
+    state.secret_cache.flight_key(&parts)
 }
 
 /// The stored hash of one slot of the row as read.

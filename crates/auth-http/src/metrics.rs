@@ -35,6 +35,9 @@ fn help(name: &str) -> &'static str {
         "secret_verifications_rejected_total" => {
             "Secret verifications refused because the queue was full"
         }
+        "secret_verifications_shared_total" => {
+            "Requests answered by an identical verification already running"
+        }
         "verified_secret_cache_total" => "Verified-secret cache lookups by result",
         "secret_hash_upgrades_total" => {
             "Re-hashes of weaker stored secret hashes after a login, by outcome"

@@ -65,6 +65,18 @@ impl SecretCache {
         Some(mac.finalize().into_bytes().into())
     }
 
+    /// A digest of `parts` under this process's key, each part
+    /// length-prefixed so that no two lists of parts collide; the key of
+    /// [`crate::in_flight::InFlight`]. Works with the cache disabled too.
+    pub fn flight_key(&self, parts: &[&[u8]]) -> Option<Digest> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).ok()?;
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        Some(mac.finalize().into_bytes().into())
+    }
+
     /// Whether `secret` was verified against `stored_hash` of `client_id`
     /// before (constant-time digest comparison).
     pub fn hit(&self, client_id: &str, stored_hash: &str, secret: &str) -> bool {
@@ -150,6 +162,20 @@ mod tests {
             assert!(c.len() <= 100);
         }
         assert!(c.hit("keep", "h", "s"));
+    }
+
+    #[test]
+    fn flight_keys_differ_for_any_different_part() {
+        let c = SecretCache::new(0);
+        let k = |parts: &[&[u8]]| c.flight_key(parts).unwrap();
+        assert_eq!(k(&[b"a", b"s"]), k(&[b"a", b"s"]));
+        assert_ne!(k(&[b"a", b"s"]), k(&[b"a", b"t"]));
+        assert_ne!(k(&[b"ab", b"s"]), k(&[b"a", b"bs"]), "parts are delimited");
+        assert_ne!(
+            k(&[b"a", b"s"]),
+            SecretCache::new(0).flight_key(&[b"a", b"s"]).unwrap(),
+            "keyed per process"
+        );
     }
 
     #[test]

@@ -12,9 +12,17 @@ use auth_domain::{
 };
 use auth_token::{KeyEncryption, KeyRing};
 
+use crate::in_flight::InFlight;
 use crate::metrics::Metrics;
 use crate::proxy::TrustedProxies;
 use crate::secret_cache::SecretCache;
+
+/// What one secret verification comes to: the slot matched (and whether
+/// its hash should be upgraded), why it failed, or no room to run it.
+pub type VerifyOutcome = Result<
+    Result<(auth_domain::Slot, auth_domain::Verification), auth_domain::AuthFailure>,
+    crate::verify_pool::PoolFull,
+>;
 use crate::throttle::FailureThrottle;
 use crate::verify_pool::VerifyPool;
 
@@ -109,6 +117,8 @@ pub struct AppState {
     pub verify_pool: VerifyPool,
     pub throttle: FailureThrottle,
     pub secret_cache: SecretCache,
+    /// Secret verifications running now, shared by identical requests.
+    pub verifications: InFlight<VerifyOutcome>,
     pub metrics: Metrics,
 }
 
@@ -135,6 +145,7 @@ impl AppState {
             verify_pool,
             throttle,
             secret_cache: SecretCache::new(crate::secret_cache::DEFAULT_CAPACITY),
+            verifications: InFlight::default(),
             metrics: Metrics::default(),
         }
     }

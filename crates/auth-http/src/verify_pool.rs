@@ -131,6 +131,18 @@ impl VerifyPool {
         }
     }
 
+    /// Holds a place among the `concurrency + queue` admitted jobs without
+    /// running anything, until the returned value is dropped: for a
+    /// request that waits for an identical verification already admitted
+    /// (see [`crate::in_flight`]), so that it counts against the bound as
+    /// a job of its own would, and a burst still answers 503 beyond it.
+    pub fn reserve(&self) -> Result<Reservation, PoolFull> {
+        if self.inner.sender.is_none() {
+            return Err(PoolFull);
+        }
+        Ticket::admit(&self.inner.counters, self.inner.capacity).map(Reservation)
+    }
+
     /// Jobs running now.
     pub fn in_flight(&self) -> usize {
         self.inner.counters.running.load(Ordering::Relaxed)
@@ -154,6 +166,15 @@ fn work(receiver: &Mutex<mpsc::Receiver<Job>>) {
             Ok(job) => job(),
             Err(mpsc::RecvError) => return,
         }
+    }
+}
+
+/// A place held by [`VerifyPool::reserve`]; counted as queued.
+pub struct Reservation(#[allow(dead_code)] Ticket);
+
+impl fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Reservation")
     }
 }
 

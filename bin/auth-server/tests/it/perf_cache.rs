@@ -170,3 +170,83 @@ async fn expiry_and_the_end_of_grace_stop_a_cached_secret_on_the_next_request() 
     login(&s, "expiring", &current, false, false).await;
     s.stop().await;
 }
+
+fn shared(s: &TestServer) -> u64 {
+    s.state
+        .metrics
+        .counter("secret_verifications_shared_total", &[])
+}
+
+/// Sends one token request per secret, all at once; returns which
+/// succeeded.
+async fn burst(s: &TestServer, id: &str, secrets: &[String]) -> Vec<bool> {
+    let tasks: Vec<_> = secrets
+        .iter()
+        .map(|secret| {
+            let req = s
+                .post("/oauth2/token")
+                .header("Authorization", basic_authorization(id, secret))
+                .form(&[("grant_type", "client_credentials")]);
+            actix_web::rt::spawn(async move {
+                let status = req.send().await.unwrap().status();
+                assert!(status == 200 || status == 401, "unexpected {status}");
+                status == 200
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    outcomes
+}
+
+/// A client's first requests arriving together (a restart or a rotation
+/// under load) run one BCrypt verification between them, not one each;
+/// identical wrong secrets share one too and each still fails; different
+/// secrets never share.
+#[actix_web::test]
+async fn requests_arriving_together_share_one_verification() {
+    let mut opts = Spawn::default();
+    // A verification of ≈ 250 ms: every request of a burst arrives while
+    // the first one's runs.
+    opts.settings.insert("APP_BCRYPT_COST".into(), "12".into());
+    let s = spawn(Backend::Sqlite, opts).await;
+    // Verifications run = requests that missed the cache − requests that
+    // shared another's (a request arriving after the first finished hits
+    // the cache and is neither).
+    let counts = |s: &TestServer| (misses(s), shared(s));
+    let ran = |before: (u64, u64), after: (u64, u64)| (after.0 - before.0) - (after.1 - before.1);
+    let same = |secret: &str, n: usize| vec![secret.to_owned(); n];
+
+    let before = counts(&s);
+    let outcomes = burst(&s, "basic-client", &same(BASIC_SECRET, 12)).await;
+    assert!(outcomes.iter().all(|ok| *ok));
+    assert_eq!(
+        ran(before, counts(&s)),
+        1,
+        "twelve first logins, one verification"
+    );
+    login(&s, "basic-client", BASIC_SECRET, true, true).await;
+
+    let before = counts(&s);
+    let outcomes = burst(&s, "basic-client", &same("wrong-wrong-wrong", 8)).await;
+    assert!(
+        outcomes.iter().all(|ok| !ok),
+        "a shared failure fails every request"
+    );
+    assert_eq!(ran(before, counts(&s)), 1);
+
+    // Different secrets: one verification each, nothing shared.
+    let before = counts(&s);
+    let different: Vec<String> = (0..3).map(|i| format!("wrong-secret-number-{i}")).collect();
+    let outcomes = burst(&s, "basic-client", &different).await;
+    assert!(outcomes.iter().all(|ok| !ok));
+    let after = counts(&s);
+    assert_eq!((after.0 - before.0, after.1 - before.1), (3, 0));
+    assert!(
+        s.state.verifications.is_empty(),
+        "no entry outlives its requests"
+    );
+    s.stop().await;
+}
