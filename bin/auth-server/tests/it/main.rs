@@ -9,6 +9,7 @@ mod admin_failures;
 mod admin_logs;
 mod admin_secrets;
 mod admin_support;
+mod authctl;
 mod common;
 mod e2e_oauth2;
 mod faults_keys;
