@@ -256,6 +256,18 @@ pub fn bootstrap(
             tracing::info!(client_id = %id.escape_debug(), "seeded client exists already; left unchanged");
         }
     }
+    // A failed authentication must cost what a verification against the
+    // costliest stored hash does, from the first request on: let the hasher
+    // see every stored hash once (later reads raise it further).
+    let clients = with_database("read stored secret hashes", || {
+        prepared_state.repos.clients.list()
+    })
+    .map_err(db_err)?;
+    for client in &clients {
+        for hash in client.secrets.hashes() {
+            prepared_state.hasher.observe(hash);
+        }
+    }
     // Seeding may have extended the catalogue.
     prepared_state.refresh_from_store();
     prepared_state.set_ready();
