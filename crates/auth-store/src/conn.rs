@@ -99,8 +99,9 @@ fn scheme(url: &str) -> Option<&str> {
 /// message on in its timeout error, so the caller sees the real cause.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnError {
+    /// Already redacted: libpq may quote part of the URL, password included.
     #[error("{0}")]
-    Connect(#[from] diesel::ConnectionError),
+    Connect(String),
     #[error("{0}")]
     Query(#[from] diesel::result::Error),
 }
@@ -132,10 +133,19 @@ impl ManageConnection for Manager {
     type Error = ConnError;
 
     fn connect(&self) -> Result<PoolConn, ConnError> {
+        let failed = |e: diesel::ConnectionError| ConnError::Connect(e.to_string());
         let conn = match &self.target {
-            Target::SqliteFile(path) => DbConn::Sqlite(SqliteConnection::establish(path)?),
-            Target::SqliteMemory => DbConn::Sqlite(SqliteConnection::establish(":memory:")?),
-            Target::Postgres(url) => DbConn::Postgres(PgConnection::establish(url)?),
+            Target::SqliteFile(path) => {
+                DbConn::Sqlite(SqliteConnection::establish(path).map_err(failed)?)
+            }
+            Target::SqliteMemory => {
+                DbConn::Sqlite(SqliteConnection::establish(":memory:").map_err(failed)?)
+            }
+            Target::Postgres(url) => {
+                DbConn::Postgres(PgConnection::establish(url).map_err(|e| {
+                    ConnError::Connect(crate::dburl::redact_password(&e.to_string(), url))
+                })?)
+            }
         };
         Ok(PoolConn {
             conn,
