@@ -96,3 +96,36 @@ async fn a_database_password_is_never_printed() {
         }
     }
 }
+
+/// The permission bits of a file.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A server started on a SQLite file that does not exist yet creates it,
+/// and its WAL files, readable by its user only.
+#[actix_web::test]
+async fn a_server_creates_its_sqlite_database_readable_by_its_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("auth.db");
+    let env = process_env(dir.path(), &format!("sqlite://{}", db.display()));
+    let mut p = ServerProcess::start(&env, dir.path(), "sqlite", free_loopback_port());
+    p.wait_ready(Duration::from_secs(30)).await;
+    let (status, body) =
+        post_token(&reqwest::Client::new(), &p.base, "my-service", SVC_SECRET).await;
+    assert_eq!(status, 200, "{body}");
+    for name in ["auth.db", "auth.db-wal", "auth.db-shm"] {
+        assert_eq!(
+            format!("{:o}", mode(&dir.path().join(name))),
+            "600",
+            "{name}: {}",
+            p.logs()
+        );
+    }
+    p.sigterm();
+}
