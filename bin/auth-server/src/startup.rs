@@ -57,6 +57,15 @@ fn database_error(config: &Config, e: &impl std::fmt::Display) -> StartupError {
     }
 }
 
+/// Settings that work but deserve the operator's attention: logged by
+/// `serve` at startup and printed by `check`.
+pub fn warnings(config: &Config) -> Vec<String> {
+    auth_store::tls_warning(&config.database_url)
+        .map(|w| redact_message(&w, &config.database_url))
+        .into_iter()
+        .collect()
+}
+
 pub fn store_config(config: &Config) -> StoreConfig {
     StoreConfig {
         url: config.database_url.clone(),
@@ -151,6 +160,9 @@ pub fn prepare_with(
     listener: Option<TcpListener>,
     wrap: impl FnOnce(Repos) -> Repos,
 ) -> Result<Prepared, StartupError> {
+    for warning in warnings(config) {
+        tracing::warn!("{warning}");
+    }
     let store = open_store(config)?;
     let enc = key_encryption(config)?;
     if !enc.is_enabled() {

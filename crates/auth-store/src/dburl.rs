@@ -63,6 +63,112 @@ fn passwords(url: &str) -> Vec<String> {
     all
 }
 
+/// A warning when `url` reaches PostgreSQL on a host other than this one
+/// (not a unix socket, `localhost`, `127.0.0.0/8` or `::1`) without
+/// `sslmode=verify-full` or `verify-ca`: whoever is on the network path can
+/// then read or change the traffic, secret hashes included. `None` for
+/// SQLite, for local connections and for verified TLS. Pure: no I/O, no
+/// name resolution. Never repeats the password.
+pub fn tls_warning(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let params = query_params(rest);
+    let sslmode = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "sslmode")
+        .map(|(_, v)| v.as_str());
+    if matches!(sslmode, Some("verify-full" | "verify-ca")) {
+        return None;
+    }
+    // Query parameters override the URL's host part, as in libpq.
+    let from_query: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k == "host" || k == "hostaddr")
+        .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    let hosts = if params.iter().any(|(k, _)| k == "host") {
+        from_query
+    } else {
+        let mut hosts = url_hosts(rest);
+        hosts.extend(from_query);
+        hosts
+    };
+    let remote: Vec<String> = hosts
+        .iter()
+        .filter(|h| !is_local(h))
+        .map(|h| h.escape_debug().to_string())
+        .collect();
+    if remote.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "APP_DATABASE_URL reaches PostgreSQL on {} without sslmode=verify-full or sslmode=verify-ca: \
+         the connection's encryption and the server's identity are not verified (see docs/deployment.md)",
+        remote.join(", ")
+    ))
+}
+
+/// The query parameters of a URL (after `scheme://`), percent-decoded,
+/// keys in lower case.
+fn query_params(rest: &str) -> Vec<(String, String)> {
+    let after_userinfo = userinfo_split(rest).1;
+    let Some((_, query)) = after_userinfo.split_once('?') else {
+        return Vec::new();
+    };
+    let query = query.split('#').next().unwrap_or_default();
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (percent_decode(k).to_ascii_lowercase(), percent_decode(v)))
+        .collect()
+}
+
+/// (userinfo, the rest) of what follows `scheme://`.
+fn userinfo_split(rest: &str) -> (&str, &str) {
+    let query = rest.find('?').unwrap_or(rest.len());
+    match rest[..query].rfind('@') {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => ("", rest),
+    }
+}
+
+/// The hosts of the URL's host part (`h1:5432,[::1]:5433`), without ports
+/// and brackets, percent-decoded; an empty host part is the default unix
+/// socket, given as "".
+fn url_hosts(rest: &str) -> Vec<String> {
+    let after = userinfo_split(rest).1;
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    after[..end]
+        .split(',')
+        .map(|spec| {
+            let host = match spec.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => spec.split(':').next().unwrap_or_default(),
+            };
+            percent_decode(host)
+        })
+        .collect()
+}
+
+/// Whether a libpq host names this machine: a unix socket directory (or
+/// none, the default socket), `localhost`, or a loopback address.
+fn is_local(host: &str) -> bool {
+    let host = host.trim();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.is_empty()
+        || host.starts_with('/')
+        || host.starts_with('@')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Percent-decoding as libpq does it; an invalid escape is kept as written.
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -144,6 +250,54 @@ mod tests {
             redact_password(&message, url),
             "database postgres://u:***@h/db: down"
         );
+    }
+
+    #[test]
+    fn remote_hosts_without_verified_tls_are_warned_about() {
+        for url in [
+            "postgres://auth:pw@db.example.com:5432/auth",
+            "postgresql://db.example.com/auth",
+            "postgres://auth@db.example.com/auth?sslmode=require",
+            "postgres://auth@db.example.com/auth?sslmode=disable",
+            "postgres://auth@10.0.0.5/auth?sslmode=prefer",
+            "postgres://auth@[2001:db8::1]:5432/auth",
+            "postgres://auth@127.0.0.1,db.example.com/auth",
+            "postgres://auth@127.0.0.1/auth?host=db.example.com",
+            "postgres://auth@localhost/auth?hostaddr=192.0.2.7",
+            "postgres://auth@db%2Eexample.com/auth",
+            // A later sslmode wins in libpq, as here.
+            "postgres://db.example.com/auth?sslmode=verify-full&sslmode=require",
+        ] {
+            let w = tls_warning(url);
+            assert!(w.is_some(), "{url}");
+            assert!(!w.unwrap().contains("pw@"), "{url}");
+        }
+        let w = tls_warning("postgres://auth:s3cret@db.example.com/auth").unwrap();
+        assert!(w.contains("db.example.com") && !w.contains("s3cret"), "{w}");
+        assert!(w.contains("verify-full"), "{w}");
+    }
+
+    #[test]
+    fn local_connections_and_verified_tls_are_not_warned_about() {
+        for url in [
+            "sqlite://auth.db",
+            "sqlite::memory:",
+            "postgres://auth:pw@db.example.com/auth?sslmode=verify-full&sslrootcert=/etc/ssl/ca.pem",
+            "postgres://db.example.com/auth?sslmode=verify-ca",
+            "postgres://auth@127.0.0.1:5432/auth",
+            "postgres://auth@127.8.9.10/auth",
+            "postgres://auth@localhost/auth",
+            "postgres://auth@LOCALHOST:5432/auth",
+            "postgres://auth@[::1]:5432/auth",
+            "postgres://auth@/auth",
+            "postgres:///auth",
+            "postgres:///auth?host=/var/run/postgresql",
+            "postgres://%2Fvar%2Frun%2Fpostgresql/auth",
+            "postgres://auth@db.example.com/auth?host=/tmp",
+            "postgres://a:p@ss@127.0.0.1/auth",
+        ] {
+            assert_eq!(tls_warning(url), None, "{url}");
+        }
     }
 
     #[test]

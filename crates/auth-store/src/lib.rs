@@ -23,5 +23,5 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
-pub use dburl::redact_password;
+pub use dburl::{redact_password, tls_warning};
 pub use store::{validate_database_url, Backend, Store, StoreConfig};

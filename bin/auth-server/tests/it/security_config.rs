@@ -129,3 +129,39 @@ async fn a_server_creates_its_sqlite_database_readable_by_its_owner_only() {
     }
     p.sigterm();
 }
+
+/// `auth-server check` (which opens no database, so no connection is ever
+/// attempted to these hosts) warns about a PostgreSQL URL to another host
+/// without verified TLS, and only then.
+#[test]
+fn check_warns_about_a_remote_postgresql_url_without_verified_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let warned = |url: &str| {
+        let env = process_env(dir.path(), url);
+        let out = run_binary(&["check"], &env, dir.path());
+        let all = text(&out);
+        assert!(out.status.success(), "{url}: {all}");
+        assert!(!all.contains("Pw-remote-3c2b"), "{url}: {all}");
+        all.contains("warning:") && all.contains("verify-full")
+    };
+    for url in [
+        "postgres://auth:Pw-remote-3c2b@db.example.com:5432/auth",
+        "postgres://auth@db.example.com/auth?sslmode=require",
+        "postgresql://auth@10.1.2.3/auth?sslmode=prefer",
+        "postgres://auth@[2001:db8::1]:5432/auth",
+        "postgres://auth@127.0.0.1/auth?host=db.example.com",
+    ] {
+        assert!(warned(url), "no warning for {url}");
+    }
+    for url in [
+        "postgres://auth:Pw-remote-3c2b@db.example.com:5432/auth?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem",
+        "postgres://auth@db.example.com/auth?sslmode=verify-ca",
+        "postgres://auth@127.0.0.1:5432/auth",
+        "postgres://auth@localhost/auth",
+        "postgres://auth@[::1]/auth",
+        "postgres:///auth?host=/var/run/postgresql",
+        "sqlite://auth.db",
+    ] {
+        assert!(!warned(url), "a warning for {url}");
+    }
+}
