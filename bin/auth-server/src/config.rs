@@ -89,23 +89,16 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A database URL with any password replaced, for logs.
+/// A database URL with any password (userinfo or `password=` parameter)
+/// masked, for logs, errors and `Debug`.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    auth_store::redact_password(url, url)
+}
+
+/// A message that may quote the database URL (a connection error), with
+/// its password masked.
+pub fn redact_message(message: &str, url: &str) -> String {
+    auth_store::redact_password(message, url)
 }
 
 /// One problem with one setting.
@@ -567,6 +560,23 @@ mod tests {
     #[test]
     fn redacts_database_passwords() {
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=pw-in-query"),
+            "postgres://u@h/db?password=***"
+        );
         assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
+    }
+
+    #[test]
+    fn debug_never_shows_a_database_password() {
+        for url in [
+            "postgres://u:Pw-userinfo-1234@127.0.0.1/db",
+            "postgres://u@127.0.0.1/db?password=Pw-query-1234",
+        ] {
+            let c = load(None, &env(&[("APP_DATABASE_URL", url)])).unwrap();
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("Pw-"), "{shown}");
+            assert!(shown.contains("127.0.0.1"), "{shown}");
+        }
     }
 }

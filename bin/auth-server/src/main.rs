@@ -40,6 +40,9 @@ fn main() -> ExitCode {
             startup::rotate_keys(&config).map(|kid| Some(format!("new active signing key: {kid}")))
         }
         Command::Check => {
+            for warning in startup::warnings(&config) {
+                say(true, &format!("warning: {warning}"));
+            }
             return match startup::check(&config, &env) {
                 Ok(summary) => {
                     say(false, &format!("ok: {summary}"));

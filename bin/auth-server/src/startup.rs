@@ -18,7 +18,7 @@ use auth_seed::{SeedRules, SeedSources};
 use auth_store::{Backend, Store, StoreConfig};
 use auth_token::{generate_key, KeyEncryption, SigningAlg};
 
-use crate::config::{redact_url, Config};
+use crate::config::{redact_message, redact_url, Config};
 
 /// How often a running server re-reads signing keys and the catalogue, so
 /// that `keys rotate` and another replica's seeding reach it.
@@ -48,6 +48,24 @@ pub enum StartupError {
     Server(String),
 }
 
+/// A database failure, its URL and message with the password masked (the
+/// store masks connection errors already; this covers any other path).
+fn database_error(config: &Config, e: &impl std::fmt::Display) -> StartupError {
+    StartupError::Database {
+        url: redact_url(&config.database_url),
+        message: redact_message(&e.to_string(), &config.database_url),
+    }
+}
+
+/// Settings that work but deserve the operator's attention: logged by
+/// `serve` at startup and printed by `check`.
+pub fn warnings(config: &Config) -> Vec<String> {
+    auth_store::tls_warning(&config.database_url)
+        .map(|w| redact_message(&w, &config.database_url))
+        .into_iter()
+        .collect()
+}
+
 pub fn store_config(config: &Config) -> StoreConfig {
     StoreConfig {
         url: config.database_url.clone(),
@@ -57,10 +75,7 @@ pub fn store_config(config: &Config) -> StoreConfig {
 }
 
 pub fn open_store(config: &Config) -> Result<Store, StartupError> {
-    Store::open(&store_config(config)).map_err(|e| StartupError::Database {
-        url: redact_url(&config.database_url),
-        message: e.to_string(),
-    })
+    Store::open(&store_config(config)).map_err(|e| database_error(config, &e))
 }
 
 pub fn http_config(config: &Config) -> Result<HttpConfig, StartupError> {
@@ -145,6 +160,9 @@ pub fn prepare_with(
     listener: Option<TcpListener>,
     wrap: impl FnOnce(Repos) -> Repos,
 ) -> Result<Prepared, StartupError> {
+    for warning in warnings(config) {
+        tracing::warn!("{warning}");
+    }
     let store = open_store(config)?;
     let enc = key_encryption(config)?;
     if !enc.is_enabled() {
@@ -226,10 +244,7 @@ pub fn bootstrap(
     config: &Config,
     env: &EnvLookup,
 ) -> Result<(), StartupError> {
-    let db_err = |e: StoreError| StartupError::Database {
-        url: redact_url(&config.database_url),
-        message: e.to_string(),
-    };
+    let db_err = |e: StoreError| database_error(config, &e);
     with_database("migrations", || store.migrate()).map_err(db_err)?;
     ensure_signing_key(store, config, &prepared_state.key_encryption)?;
     with_database("load signing keys", || match prepared_state.reload_keys() {
@@ -254,6 +269,18 @@ pub fn bootstrap(
         .map_err(|e| StartupError::Seed(e.to_string()))?;
         for id in &outcome.skipped_clients {
             tracing::info!(client_id = %id.escape_debug(), "seeded client exists already; left unchanged");
+        }
+    }
+    // A failed authentication must cost what a verification against the
+    // costliest stored hash does, from the first request on: let the hasher
+    // see every stored hash once (later reads raise it further).
+    let clients = with_database("read stored secret hashes", || {
+        prepared_state.repos.clients.list()
+    })
+    .map_err(db_err)?;
+    for client in &clients {
+        for hash in client.secrets.hashes() {
+            prepared_state.hasher.observe(hash);
         }
     }
     // Seeding may have extended the catalogue.
@@ -292,19 +319,13 @@ pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
 /// `auth-server migrate`.
 pub fn migrate(config: &Config) -> Result<(), StartupError> {
     let store = open_store(config)?;
-    store.migrate().map_err(|e| StartupError::Database {
-        url: redact_url(&config.database_url),
-        message: e.to_string(),
-    })
+    store.migrate().map_err(|e| database_error(config, &e))
 }
 
 /// `auth-server keys rotate`: a new active key; the old ones stay published.
 pub fn rotate_keys(config: &Config) -> Result<String, StartupError> {
     let store = open_store(config)?;
-    let db_err = |e: StoreError| StartupError::Database {
-        url: redact_url(&config.database_url),
-        message: e.to_string(),
-    };
+    let db_err = |e: StoreError| database_error(config, &e);
     store.migrate().map_err(db_err)?;
     let enc = key_encryption(config)?;
     let alg = signing_alg(config)?;

@@ -168,8 +168,10 @@ impl SecretSlots {
     /// Checks a presented secret: the current slot, then the previous slot
     /// within its grace window. A success costs one verification per slot
     /// tried; every failure costs exactly [`FAILURE_VERIFICATIONS`] (dummy
-    /// ones where no slot is usable), and a matching but expired slot fails
-    /// like a mismatch.
+    /// ones where no slot is usable), each as costly as a dummy one whatever
+    /// the stored hash (see [`crate::hasher`]), and a matching but expired
+    /// slot fails like a mismatch. A presented secret with a NUL byte never
+    /// matches.
     pub fn authenticate(
         &self,
         presented: &Secret,
@@ -198,6 +200,13 @@ impl SecretSlots {
         } else {
             AuthFailure::Expired
         })
+    }
+
+    /// Every stored hash, usable now or not.
+    pub fn hashes(&self) -> impl Iterator<Item = &SecretHash> {
+        let current = self.current.as_ref().map(|c| &c.hash);
+        let previous = self.previous.as_ref().map(|p| &p.hash);
+        current.into_iter().chain(previous)
     }
 
     /// The slots that authenticate at `now`, current first: current iff
@@ -510,6 +519,9 @@ mod tests {
             self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.0.verify_dummy(presented)
         }
+        fn observe(&self, stored: &SecretHash) {
+            self.0.observe(stored)
+        }
     }
 
     #[test]
@@ -550,6 +562,54 @@ mod tests {
         c.1.store(0, std::sync::atomic::Ordering::SeqCst);
         assert!(rotated.authenticate(&Secret::new("two"), T0, &c).is_ok());
         assert_eq!(c.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn every_failure_costs_the_same_bcrypt_work_whatever_the_stored_cost() {
+        let hasher = h();
+        let p = policy();
+        let bcrypt_at =
+            |cost: u32, secret: &str| SecretHash::new(bcrypt::hash(secret, cost).unwrap());
+        let one_slot = |hash: SecretHash| SecretSlots::default().issue(hash, T0, &p).unwrap();
+        let configured = one_slot(hashed(&hasher, "one"));
+        let higher = one_slot(bcrypt_at(7, "one"));
+        let spring = one_slot(SecretHash::new(format!(
+            "{{bcrypt}}{}",
+            bcrypt_at(5, "one").as_str()
+        )));
+        let malformed = one_slot(SecretHash::new("$2b$07$truncated"));
+        let rotated = configured.rotate(bcrypt_at(6, "two"), T0, &p).unwrap();
+        // A request reads the cost-7 hash: the highest cost stored so far.
+        assert!(higher
+            .authenticate(&Secret::new("wrong"), T0, &hasher)
+            .is_err());
+        let expected = FAILURE_VERIFICATIONS as u64 * (1 << 7);
+        let unknown = SecretSlots::default();
+        let cases: Vec<(&str, &SecretSlots, OffsetDateTime)> = vec![
+            ("unknown client", &unknown, T0),
+            ("configured cost", &configured, T0),
+            ("higher cost", &higher, T0),
+            ("spring prefix", &spring, T0),
+            ("malformed hash", &malformed, T0),
+            ("previous slot in grace", &rotated, T0),
+            ("expired", &configured, T0 + Duration::days(30)),
+        ];
+        for (name, slots, now) in cases {
+            let before = hasher.work();
+            assert!(
+                slots
+                    .authenticate(&Secret::new("wrong"), now, &hasher)
+                    .is_err(),
+                "{name}"
+            );
+            assert_eq!(hasher.work() - before, expected, "{name}");
+        }
+        // A success with the current secret costs its own verification only.
+        let before = hasher.work();
+        assert!(configured
+            .authenticate(&Secret::new("one"), T0, &hasher)
+            .is_ok());
+        assert_eq!(hasher.work() - before, 1 << 4);
     }
 
     #[test]

@@ -99,8 +99,9 @@ fn scheme(url: &str) -> Option<&str> {
 /// message on in its timeout error, so the caller sees the real cause.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnError {
+    /// Already redacted: libpq may quote part of the URL, password included.
     #[error("{0}")]
-    Connect(#[from] diesel::ConnectionError),
+    Connect(String),
     #[error("{0}")]
     Query(#[from] diesel::result::Error),
 }
@@ -132,10 +133,20 @@ impl ManageConnection for Manager {
     type Error = ConnError;
 
     fn connect(&self) -> Result<PoolConn, ConnError> {
+        let failed = |e: diesel::ConnectionError| ConnError::Connect(e.to_string());
         let conn = match &self.target {
-            Target::SqliteFile(path) => DbConn::Sqlite(SqliteConnection::establish(path)?),
-            Target::SqliteMemory => DbConn::Sqlite(SqliteConnection::establish(":memory:")?),
-            Target::Postgres(url) => DbConn::Postgres(PgConnection::establish(url)?),
+            Target::SqliteFile(path) => {
+                create_private(path);
+                DbConn::Sqlite(SqliteConnection::establish(path).map_err(failed)?)
+            }
+            Target::SqliteMemory => {
+                DbConn::Sqlite(SqliteConnection::establish(":memory:").map_err(failed)?)
+            }
+            Target::Postgres(url) => {
+                DbConn::Postgres(PgConnection::establish(url).map_err(|e| {
+                    ConnError::Connect(crate::dburl::redact_password(&e.to_string(), url))
+                })?)
+            }
         };
         Ok(PoolConn {
             conn,
@@ -162,6 +173,50 @@ impl ManageConnection for Manager {
                 &mut conn.conn,
             )
     }
+}
+
+/// Creates a SQLite database file that does not exist yet, empty and
+/// readable by its owner only (0600, whatever the umask), before SQLite
+/// opens it: it will hold secret hashes and, without
+/// `APP_KEYS_ENCRYPTION_SECRET`, private signing keys. SQLite gives the
+/// `-wal` and `-shm` files it creates the main file's permissions. An
+/// existing file keeps the permissions its owner gave it (a warning names
+/// a file others can read); a file that cannot be created here is left to
+/// SQLite, which reports why it cannot open it.
+fn create_private(path: &str) {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        // The umask can only take bits away from 0600, but set it anyway
+        // so that the file's mode never depends on the environment.
+        Ok(file) => {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let open_to_others = std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o077 != 0)
+                .unwrap_or(false);
+            if open_to_others {
+                warn_once_readable(path);
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+/// Warns, once per process, that the database file is open to other users.
+fn warn_once_readable(path: &str) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            path = %path.escape_debug(),
+            "the SQLite database file can be read or written by other users; chmod 600 it (and its -wal and -shm files)"
+        );
+    });
 }
 
 /// Per-connection SQLite settings: foreign keys (off by default in SQLite,

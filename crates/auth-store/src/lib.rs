@@ -13,6 +13,7 @@ mod bootstrap;
 mod catalog;
 mod clients;
 mod conn;
+mod dburl;
 mod error;
 mod revocation;
 mod schema;
@@ -22,4 +23,5 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
+pub use dburl::{redact_password, tls_warning};
 pub use store::{validate_database_url, Backend, Store, StoreConfig};

@@ -23,6 +23,7 @@ mod perf_hash_upgrade;
 mod perf_load_shedding;
 mod readme;
 mod replicas;
+mod security_config;
 mod security_input;
 mod security_logs;
 mod security_proxy;

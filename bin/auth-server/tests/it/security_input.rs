@@ -658,3 +658,81 @@ async fn malformed_http_framing_is_refused_without_a_5xx() {
     hanging.abort();
     s.stop().await;
 }
+
+/// A 71-byte secret: with BCrypt's NUL terminator it fills the 72 bytes the
+/// algorithm reads, so `S + NUL` hashes exactly like `S`.
+const SECRET_71: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.~01234";
+/// A short secret: BCrypt repeats its key cyclically, so `S + NUL + S`
+/// (plus the terminator) is the same key stream as `S + NUL`.
+const SECRET_SHORT: &str = "short-secret-0123456789";
+
+/// A presented secret containing a NUL byte never authenticates, whichever
+/// method carries it, however BCrypt would read it; the answer is the same
+/// 401 as any wrong secret, and the true secret still works afterwards.
+#[actix_web::test]
+async fn a_presented_secret_containing_nul_never_authenticates() {
+    assert_eq!(SECRET_71.len(), 71);
+    let mut clients = CLIENTS_YAML.to_owned();
+    for (id, var, method) in [
+        ("nul-71-post", "NUL_71", "client_secret_post"),
+        ("nul-71-basic", "NUL_71", "client_secret_basic"),
+        ("nul-short-post", "NUL_SHORT", "client_secret_post"),
+        ("nul-short-basic", "NUL_SHORT", "client_secret_basic"),
+    ] {
+        clients.push_str(&format!(
+            "    - client_id: {id}\n      client_secret_env_var_name: {var}\n      \
+             client_authentication_method: {method}\n"
+        ));
+    }
+    let env: BTreeMap<String, String> = [
+        ("NUL_71".to_owned(), SECRET_71.to_owned()),
+        ("NUL_SHORT".to_owned(), SECRET_SHORT.to_owned()),
+    ]
+    .into();
+    for backend in backends() {
+        let s = spawn(
+            backend,
+            Spawn {
+                clients_yaml: Some(clients.clone()),
+                env: env.clone(),
+                ..Spawn::default()
+            },
+        )
+        .await;
+        let cases = [
+            ("nul-71", SECRET_71, format!("{SECRET_71}\0")),
+            (
+                "nul-short",
+                SECRET_SHORT,
+                format!("{SECRET_SHORT}\0{SECRET_SHORT}"),
+            ),
+            ("nul-short", SECRET_SHORT, format!("{SECRET_SHORT}\0")),
+        ];
+        for (client, right, with_nul) in &cases {
+            let post_id = format!("{client}-post");
+            let basic_id = format!("{client}-basic");
+            let what = format!("{backend:?} {post_id} with {with_nul:?}");
+            let r = reply(form_token(&s, &post_credentials(&post_id, with_nul))).await;
+            assert_oauth_error(&r, 401, "invalid_client", &what);
+            let basic = |secret: &str| {
+                s.post("/oauth2/token")
+                    .header("Authorization", basic_authorization(&basic_id, secret))
+                    .form(&[("grant_type", "client_credentials")])
+            };
+            let what = format!("{backend:?} {basic_id} with {with_nul:?}");
+            let r = reply(basic(with_nul)).await;
+            assert_oauth_error(&r, 401, "invalid_client", &what);
+            assert_eq!(
+                r.headers.get("www-authenticate").unwrap(),
+                "Basic realm=\"oauth2\"",
+                "{what}"
+            );
+            // The secret itself still authenticates by both methods.
+            let r = reply(form_token(&s, &post_credentials(&post_id, right))).await;
+            assert_eq!(r.status, 200, "{backend:?} {post_id}: {}", r.body);
+            let r = reply(basic(right)).await;
+            assert_eq!(r.status, 200, "{backend:?} {basic_id}: {}", r.body);
+        }
+        s.stop().await;
+    }
+}

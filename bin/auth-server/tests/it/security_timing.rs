@@ -1,14 +1,18 @@
-//! SPEC §3: an unknown client, a wrong secret, a wrong method, a secret over
-//! 72 bytes, an expired secret and a public client all take the same path
-//! and about the same time, so the token endpoint is no oracle for which
-//! clients exist or what state their secrets are in. Measured at the
-//! default BCrypt cost (10), where one verification is tens of
-//! milliseconds and any extra or missing verification stands out.
+//! An unknown client, a wrong secret, a wrong method, a secret over 72
+//! bytes, an expired secret and a public client all take the same path and
+//! about the same time, so the token endpoint is no oracle for which
+//! clients exist or what state their secrets are in; and so do clients
+//! whose stored hashes have another BCrypt cost than `APP_BCRYPT_COST` (a
+//! costlier one left by an earlier configuration, a cheaper imported
+//! `{bcrypt}` one) or a malformed hash. Measured with the costliest stored
+//! hash at BCrypt cost 8 and `APP_BCRYPT_COST=7`, where one verification
+//! is over ten milliseconds and any extra or missing one stands out (a
+//! higher cost would only make the test slower).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use auth_domain::{CurrentSecret, Secret, SecretPolicy, SecretSlots};
+use auth_domain::{CurrentSecret, Secret, SecretHasher as _, SecretPolicy, SecretSlots};
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -25,6 +29,12 @@ const WORKERS: usize = 2;
 const MAX_RATIO: f64 = 1.25;
 
 const WRONG: &str = "a-wrong-secret-of-ordinary-len";
+/// `APP_BCRYPT_COST` of the timed server.
+const CONFIGURED_COST: u32 = 7;
+/// The cost of the costliest hash in the database when the server starts.
+const STORED_COST: u32 = 8;
+/// The cost of the imported `{bcrypt}` hash: below the configured one.
+const IMPORTED_COST: u32 = 6;
 const EXPIRED_SECRET: &str = "expired-secret-0123456789abcdef";
 const ROTATED_SECRET: &str = "rotated-secret-0123456789abcdef";
 
@@ -84,21 +94,81 @@ async fn plant_secret_states(s: &TestServer) {
     .unwrap();
 }
 
-async fn spawn_timed() -> TestServer {
+/// A confidential client_secret_post client whose only secret has exactly
+/// this stored `hash`.
+fn plant_post_client(store: &auth_store::Store, id: &str, hash: String) {
+    use auth_domain::ClientRepository as _;
+    let id = auth_domain::ClientId::parse(id).unwrap();
+    let now = auth_domain::now_ms();
+    let secrets = SecretSlots::default()
+        .issue(
+            auth_domain::SecretHash::new(hash),
+            now,
+            &SecretPolicy::default(),
+        )
+        .unwrap();
+    let mut settings = auth_domain::ClientSettings::defaults_for(&id);
+    settings.auth_method = auth_domain::ClientAuthMethod::ClientSecretPost;
+    store
+        .create(&auth_domain::NewClient {
+            settings,
+            id,
+            client_type: auth_domain::ClientType::Confidential,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            created_at: now,
+            secrets,
+        })
+        .unwrap();
+}
+
+/// A database that already holds what an earlier configuration or an
+/// import left behind: a hash costlier than the configured cost, a Spring
+/// `{bcrypt}` hash cheaper than it, and a hash that is not BCrypt at all.
+fn database_with_mixed_costs() -> Database {
+    let db = fresh_database(Backend::Sqlite);
+    let store = auth_store::Store::open(&auth_store::test_support::config(db.url.clone())).unwrap();
+    store.migrate().unwrap();
+    let secret = Secret::new("the-right-secret-0123456789");
+    let bcrypt_at = |cost: u32| {
+        auth_domain::BcryptHasher::new(cost)
+            .unwrap()
+            .hash(&secret)
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    plant_post_client(&store, "costlier-client", bcrypt_at(STORED_COST));
+    plant_post_client(
+        &store,
+        "imported-client",
+        format!("{{bcrypt}}{}", bcrypt_at(IMPORTED_COST)),
+    );
+    plant_post_client(
+        &store,
+        "malformed-client",
+        format!("$2b${STORED_COST:02}$this-is-not-a-bcrypt-hash"),
+    );
+    db
+}
+
+/// The timed server, and the database it runs on (kept alive by the caller).
+async fn spawn_timed() -> (TestServer, Database) {
+    let db = database_with_mixed_costs();
     let clients = format!(
         "{CLIENTS_YAML}    - client_id: expired-client\n      client_secret_env_var_name: EXPIRED_SECRET\n      \
          client_authentication_method: client_secret_post\n    - client_id: rotated-client\n      \
          client_secret_env_var_name: ROTATED_SECRET\n      client_authentication_method: client_secret_post\n"
     );
     let settings: BTreeMap<String, String> = [
-        ("APP_BCRYPT_COST", "10"),
+        ("APP_BCRYPT_COST", CONFIGURED_COST.to_string().as_str()),
         // Every request here fails on purpose; the throttle would answer
         // 429 without verifying anything.
         ("APP_TOKEN_FAILURE_LIMIT", "0"),
         ("APP_SECRET_VERIFY_CONCURRENCY", "2"),
     ]
     .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_string()))
     .collect();
     let env: BTreeMap<String, String> = [
         ("EXPIRED_SECRET".to_owned(), EXPIRED_SECRET.to_owned()),
@@ -111,12 +181,13 @@ async fn spawn_timed() -> TestServer {
             settings,
             clients_yaml: Some(clients),
             env,
+            db_url: Some(db.url.clone()),
             ..Spawn::default()
         },
     )
     .await;
     plant_secret_states(&s).await;
-    s
+    (s, db)
 }
 
 /// Runs `samples` interleaved rounds of every case (after a warm-up) on
@@ -206,7 +277,7 @@ fn spread(medians: &[(&str, Duration)]) -> (f64, Duration, Vec<String>) {
 
 #[actix_web::test]
 async fn every_kind_of_authentication_failure_takes_the_same_time() {
-    let s = spawn_timed().await;
+    let (s, _db) = spawn_timed().await;
     let cases = [
         Case {
             name: "unknown client",
@@ -240,11 +311,26 @@ async fn every_kind_of_authentication_failure_takes_the_same_time() {
             client_id: "web-app",
             secret: WRONG.into(),
         },
+        Case {
+            name: "stored hash costlier than APP_BCRYPT_COST",
+            client_id: "costlier-client",
+            secret: WRONG.into(),
+        },
+        Case {
+            name: "imported {bcrypt} hash cheaper than APP_BCRYPT_COST",
+            client_id: "imported-client",
+            secret: WRONG.into(),
+        },
+        Case {
+            name: "malformed stored hash",
+            client_id: "malformed-client",
+            secret: WRONG.into(),
+        },
     ];
     let medians = medians(&s, &cases, SAMPLES).await;
     let (ratio, fastest, report) = spread(&medians);
-    // A verification at cost 10 takes tens of milliseconds: a case that
-    // skipped it would be an order of magnitude faster than this.
+    // Two verifications at cost 8 take tens of milliseconds: a case that
+    // skipped them would be an order of magnitude faster than this.
     assert!(
         fastest >= Duration::from_millis(10),
         "a failure returned without a cost-10 verification: {report:?}"
@@ -262,7 +348,7 @@ async fn every_kind_of_authentication_failure_takes_the_same_time() {
 /// make is a whole verification, so fewer samples suffice.
 #[actix_web::test]
 async fn a_wrong_secret_costs_the_same_with_a_previous_secret_in_grace() {
-    let s = spawn_timed().await;
+    let (s, _db) = spawn_timed().await;
     let cases = [
         Case {
             name: "unknown client",

@@ -168,6 +168,9 @@ impl SecretHasher for ThreadRecordingHasher {
     fn verify_dummy(&self, presented: &Secret) -> Verification {
         self.inner.verify_dummy(presented)
     }
+    fn observe(&self, stored: &SecretHash) {
+        self.inner.observe(stored)
+    }
 }
 
 #[test]

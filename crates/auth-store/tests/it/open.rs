@@ -138,3 +138,34 @@ fn a_postgresql_connection_ended_by_the_server_fails_once_then_is_replaced() {
     }
     assert!(store.ping().is_ok());
 }
+
+/// The permission bits of a file.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A new SQLite database holds secret hashes and possibly unencrypted
+/// signing keys: it and its WAL files are readable by their owner only,
+/// whatever the umask lets through.
+#[test]
+fn a_new_sqlite_database_and_its_wal_files_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("auth.db");
+    let url = format!("sqlite://{}", db.display());
+    let store = Store::open(&config(&url, Duration::from_secs(5))).unwrap();
+    store.migrate().unwrap();
+    store.create(&confidential("svc")).unwrap();
+    // While the store is open the WAL and its index exist.
+    for path in [
+        db.clone(),
+        dir.path().join("auth.db-wal"),
+        dir.path().join("auth.db-shm"),
+    ] {
+        assert_eq!(format!("{:o}", mode(&path)), "600", "{}", path.display());
+    }
+}
