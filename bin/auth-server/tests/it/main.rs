@@ -23,6 +23,7 @@ mod perf_load_shedding;
 mod readme;
 mod replicas;
 mod security_input;
+mod security_labels;
 mod security_logs;
 mod security_proxy;
 mod security_timing;
