@@ -411,12 +411,12 @@ impl Application {
     /// is served until [`Application::run_until_stopped`] is awaited.
     pub fn build(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
-        let trusted = web::Data::new(state.config.trusted_proxies.clone());
+        let forwarding = web::Data::new(state.config.forwarding());
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(trusted.clone())
+                .app_data(forwarding.clone())
                 .configure(configure)
                 .wrap(from_fn(access_log))
                 // Registered last so it runs first: everything after it,

@@ -26,6 +26,7 @@ mod security_input;
 mod security_labels;
 mod security_logs;
 mod security_proxy;
+mod security_throttle;
 mod security_timing;
 mod security_tokens;
 mod startup_errors;
