@@ -78,6 +78,7 @@ env -i PATH="$PATH" \
   MY_SERVICE_CLIENT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')" \
   APP_BCRYPT_COST=4 \
   APP_TOKEN_FAILURE_LIMIT=0 \
+  APP_TOKEN_FAILURE_LIMIT_PER_CLIENT=0 \
   APP_LOG_FORMAT=json \
   "$bin" serve >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -148,6 +148,19 @@ def test_server_container_is_hardened_and_probed(render, case):
 # Defaults.
 
 
+def test_forwarded_headers_are_trusted_from_the_sidecar_only_by_default(render):
+    env = render({}).env()
+    assert env["APP_FORWARDED_TRUSTED_PROXIES"]["value"] == "127.0.0.0/8,::1"
+    assert env["APP_FORWARDED_HEADERS"]["value"] == "x-forwarded"
+
+
+def test_an_ingress_pod_cidr_can_be_trusted(render):
+    rendered = render({"forwarding": {"trustedProxies": ["127.0.0.0/8", "::1", "10.244.0.0/16"], "forwardedHeaders": "forwarded"}})
+    env = rendered.env()
+    assert env["APP_FORWARDED_TRUSTED_PROXIES"]["value"] == "127.0.0.0/8,::1,10.244.0.0/16"
+    assert env["APP_FORWARDED_HEADERS"]["value"] == "forwarded"
+
+
 def test_defaults_run_one_pod_on_sqlite_in_an_empty_dir(render):
     rendered = render({})
     assert rendered.deployment["spec"]["replicas"] == 1

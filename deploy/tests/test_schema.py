@@ -30,6 +30,15 @@ BAD_VALUES = [
     ("issuer with trailing slash", {"config": {"APP_ISSUER": "https://auth.example.com/"}}, "/config/APP_ISSUER"),
     ("bad boolean", {"config": {"APP_REQUIRE_HTTPS": "maybe"}}, "/config/APP_REQUIRE_HTTPS"),
     (
+        "trusted proxies set outside forwarding",
+        {"config": {"APP_FORWARDED_TRUSTED_PROXIES": "10.0.0.0/8"}},
+        "'APP_FORWARDED_TRUSTED_PROXIES' not allowed",
+    ),
+    ("header family", {"forwarding": {"forwardedHeaders": "both"}}, "/forwarding/forwardedHeaders"),
+    ("trusted proxies as a string", {"forwarding": {"trustedProxies": "10.0.0.0/8"}}, "/forwarding/trustedProxies"),
+    ("trusted proxy not an address", {"forwarding": {"trustedProxies": ["ingress-nginx"]}}, "/forwarding/trustedProxies"),
+    ("negative per-client limit", {"config": {"APP_TOKEN_FAILURE_LIMIT_PER_CLIENT": -1}}, "/config/APP_TOKEN_FAILURE_LIMIT_PER_CLIENT"),
+    (
         "client without secret variable",
         clients(confidential=[{"client_id": "a"}]),
         "missing property 'client_secret_env_var_name'",
@@ -96,10 +105,11 @@ def test_schema_accepts_the_documented_forms_of_settings(render):
                 "APP_CLIENT_SECRET_TTL": "P1DT12H30M",
                 "APP_DATABASE_POOL_TIMEOUT": "PT0.5S",
                 "APP_CLIENT_SECRET_PREVIOUS_GRACE_WINDOW": "pt6h",
-                "APP_FORWARDED_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.0/16",
+                "APP_TOKEN_FAILURE_LIMIT_PER_CLIENT": 100,
                 "APP_SIGNING_ALG": "EdDSA",
                 "APP_ISSUER": "https://auth.example.com/realms/core",
-            }
+            },
+            "forwarding": {"trustedProxies": ["127.0.0.0/8", "::1", "10.244.0.0/16", "fd00::/8"], "forwardedHeaders": "forwarded"},
         }
     )
 

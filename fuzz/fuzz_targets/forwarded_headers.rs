@@ -1,13 +1,14 @@
 //! Forwarding headers (SPEC §6, RFC 7239). The input is a peer selector
 //! byte and header lines `NAME:VALUE` separated by newlines. Whatever they
-//! hold: no panic; the scheme is `http` or `https`; the host can go into an
-//! issuer URL unescaped; and an untrusted peer changes nothing.
+//! hold, with either header family: no panic; the scheme is `http` or
+//! `https`; the host can go into an issuer URL unescaped; and an untrusted
+//! peer changes nothing.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use auth_http::proxy::{resolve, TrustedProxies};
+use auth_http::proxy::{resolve, ForwardedHeaders, Forwarding, TrustedProxies};
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: [&str; 6] = [
@@ -44,18 +45,28 @@ fuzz_target!(|data: &[u8]| {
         }
         headers.append(HeaderName::from_static(name), value);
     }
-    let trusted = TrustedProxies::default_ranges();
+    // The cluster network trusted too, as for an ingress named explicitly,
+    // so that the 10.0.0.x peers below exercise the trusted path.
+    let Ok(trusted) = TrustedProxies::parse("127.0.0.0/8, ::1, 10.0.0.0/8") else {
+        return;
+    };
+    let family = if selector & 4 == 0 {
+        ForwardedHeaders::XForwarded
+    } else {
+        ForwardedHeaders::Forwarded
+    };
+    let forwarding = Forwarding::new(trusted.clone(), family);
     let peer = if selector & 1 == 0 {
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, selector))
     } else {
         IpAddr::V4(Ipv4Addr::new(203, 0, 113, selector))
     };
     let own = if selector & 2 == 0 { "http" } else { "https" };
-    let got = resolve(peer, own, &headers, &trusted);
+    let got = resolve(peer, own, &headers, &forwarding);
     assert!(got.scheme == "http" || got.scheme == "https");
     assert!(host_is_safe(&got.host), "unsafe host {:?}", got.host);
     assert_eq!(got.peer, peer);
     if !trusted.contains(peer) {
-        assert_eq!(got, resolve(peer, own, &host_only, &trusted));
+        assert_eq!(got, resolve(peer, own, &host_only, &forwarding));
     }
 });

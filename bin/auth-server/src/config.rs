@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
 use auth_domain::{parse_duration, Secret, SecretPolicy};
+use auth_http::proxy::ForwardedHeaders;
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
@@ -37,7 +38,9 @@ pub const KEYS: &[&str] = &[
     "secret_verify_concurrency",
     "secret_verify_queue",
     "token_failure_limit",
+    "token_failure_limit_per_client",
     "forwarded_trusted_proxies",
+    "forwarded_headers",
     "signing_alg",
     "keys_encryption_secret",
     "log_format",
@@ -66,8 +69,10 @@ pub struct Config {
     pub secret_verify_concurrency: usize,
     pub secret_verify_queue: usize,
     pub token_failure_limit: u32,
+    pub token_failure_limit_per_client: u32,
     /// The raw list; auth-http parses it into its own type.
     pub forwarded_trusted_proxies: Option<String>,
+    pub forwarded_headers: ForwardedHeaders,
     pub signing_alg: String,
     pub keys_encryption_secret: Option<Secret>,
     pub log_format: LogFormat,
@@ -376,7 +381,12 @@ fn build(raw: &BTreeMap<String, Scalar>) -> Result<Config, ConfigErrors> {
         b.int("secret_verify_concurrency", default_concurrency(), 1..=1024);
     let secret_verify_queue = b.int("secret_verify_queue", 64usize, 0..=1_000_000);
     let token_failure_limit = b.int("token_failure_limit", 30u32, 0..=1_000_000);
+    let token_failure_limit_per_client =
+        b.int("token_failure_limit_per_client", 300u32, 0..=1_000_000);
     let forwarded_trusted_proxies = b.optional_text("forwarded_trusted_proxies");
+    let forwarded_headers = b.parse("forwarded_headers", ForwardedHeaders::default(), |s| {
+        s.parse::<ForwardedHeaders>()
+    });
     let signing_alg = b.parse("signing_alg", "RS256".to_owned(), |s| match s {
         "RS256" | "ES256" | "EdDSA" => Ok(s.to_owned()),
         _ => Err(format!("{s:?} is not one of RS256, ES256, EdDSA")),
@@ -422,7 +432,9 @@ fn build(raw: &BTreeMap<String, Scalar>) -> Result<Config, ConfigErrors> {
         secret_verify_concurrency,
         secret_verify_queue,
         token_failure_limit,
+        token_failure_limit_per_client,
         forwarded_trusted_proxies,
+        forwarded_headers,
         signing_alg,
         keys_encryption_secret,
         log_format,
@@ -456,6 +468,35 @@ mod tests {
         assert_eq!(c.token_failure_limit, 30);
         assert_eq!(c.signing_alg, "RS256");
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn forwarded_headers_are_trusted_from_loopback_only_by_default() {
+        let c = load(None, &env(&[])).unwrap();
+        let http = crate::startup::http_config(&c).unwrap();
+        let trusted = |ip: &str| http.trusted_proxies.contains(ip.parse().unwrap());
+        for inside in ["127.0.0.1", "127.0.0.6", "::1"] {
+            assert!(trusted(inside), "{inside} should be trusted");
+        }
+        for outside in [
+            "10.0.0.5",
+            "192.168.1.1",
+            "172.16.0.1",
+            "fd00::1",
+            "203.0.113.1",
+        ] {
+            assert!(!trusted(outside), "{outside} should not be trusted");
+        }
+        assert_eq!(
+            http.forwarded_headers,
+            auth_http::proxy::ForwardedHeaders::XForwarded
+        );
+        assert_eq!(c.token_failure_limit_per_client, 300);
+        let c = load(None, &env(&[("APP_FORWARDED_HEADERS", "forwarded")])).unwrap();
+        assert_eq!(
+            crate::startup::http_config(&c).unwrap().forwarded_headers,
+            auth_http::proxy::ForwardedHeaders::Forwarded
+        );
     }
 
     #[test]
@@ -514,6 +555,17 @@ mod tests {
             ("APP_LOG_FORMAT", "xml", "APP_LOG_FORMAT"),
             ("APP_DATABASE_POOL_SIZE", "0", "APP_DATABASE_POOL_SIZE"),
             ("APP_ISSUER", "https://auth.example/", "APP_ISSUER"),
+            ("APP_FORWARDED_HEADERS", "both", "APP_FORWARDED_HEADERS"),
+            (
+                "APP_FORWARDED_HEADERS",
+                "x-forwarded-for",
+                "APP_FORWARDED_HEADERS",
+            ),
+            (
+                "APP_TOKEN_FAILURE_LIMIT_PER_CLIENT",
+                "-1",
+                "APP_TOKEN_FAILURE_LIMIT_PER_CLIENT",
+            ),
         ];
         for (var, value, named) in cases {
             let e = load(None, &env(&[(var, value)])).unwrap_err().to_string();

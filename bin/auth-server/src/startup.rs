@@ -92,9 +92,11 @@ pub fn http_config(config: &Config) -> Result<HttpConfig, StartupError> {
         issuer: config.issuer.clone(),
         require_https: config.require_https,
         trusted_proxies,
+        forwarded_headers: config.forwarded_headers,
         secret_verify_concurrency: config.secret_verify_concurrency,
         secret_verify_queue: config.secret_verify_queue,
         token_failure_limit: config.token_failure_limit,
+        token_failure_limit_per_client: config.token_failure_limit_per_client,
         secret_policy: config.secret_policy,
         pool_timeout: config.database_pool_timeout,
         // The longest token lifetime a client may have is 1440 minutes.

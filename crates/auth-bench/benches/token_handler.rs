@@ -35,7 +35,7 @@ fn bench_handler(
     let app = runner.block_on(test::init_service(
         App::new()
             .app_data(state.clone())
-            .app_data(web::Data::new(state.config.trusted_proxies.clone()))
+            .app_data(web::Data::new(state.config.forwarding()))
             .configure(auth_http::app::configure)
             .wrap(from_fn(auth_http::proxy::middleware)),
     ));

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use crate::admin::BearerSecurity;
 use crate::proxy::EffectiveRequest;
 use crate::state::AppState;
-use crate::{admin, discovery, introspect, ops, token};
+use crate::{admin, discovery, introspect, metrics, ops, token};
 
 /// One served route: its method, its path as the OpenAPI document names it,
 /// and how it is registered. The app is built from this table, and a test
@@ -352,18 +352,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// One log line and the request metrics per request: route pattern (never
 /// the raw path, which may carry ids), method, status, latency, source.
+/// Every field and label has a bounded set of values whatever the caller
+/// sends (see [`metrics::method_label`]): the route is a registered pattern
+/// or `unmatched`, the status a number, the source an IP address.
 async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = metrics::method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     let route = res
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.into());
     let status = res.status().as_u16();
     let source = res
         .request()
@@ -374,7 +377,7 @@ async fn access_log(
     let elapsed = started.elapsed();
     tracing::info!(
         target: "auth_server::access",
-        method = %method,
+        method,
         route = %route,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -385,7 +388,7 @@ async fn access_log(
         let status = status.to_string();
         state.metrics.inc(
             "http_requests_total",
-            &[("route", &route), ("method", &method), ("status", &status)],
+            &[("route", &route), ("method", method), ("status", &status)],
         );
         state.metrics.observe(
             "http_request_duration_seconds",
@@ -408,12 +411,12 @@ impl Application {
     /// is served until [`Application::run_until_stopped`] is awaited.
     pub fn build(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
-        let trusted = web::Data::new(state.config.trusted_proxies.clone());
+        let forwarding = web::Data::new(state.config.forwarding());
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(trusted.clone())
+                .app_data(forwarding.clone())
                 .configure(configure)
                 .wrap(from_fn(access_log))
                 // Registered last so it runs first: everything after it,

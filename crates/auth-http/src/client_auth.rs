@@ -357,6 +357,23 @@ pub async fn authenticate_with<T: Send + 'static>(
         eligible,
         &secret,
     );
+    // The check above and this admission are separate so that the cheap
+    // refusal comes before the database read; the admission is what holds
+    // under concurrency: it counts this verification against the failure
+    // limits until it ends, so simultaneous guesses cannot all pass before
+    // the first failure is recorded. Every return below but a failure (a
+    // success, a 503) drops the attempt and so stops it counting.
+    let attempt = state
+        .throttle
+        .begin(
+            &presented.client_id,
+            source,
+            flight.as_ref(),
+            Instant::now(),
+        )
+        .map_err(|retry| OAuthError::SlowDown {
+            retry_after: retry.seconds(),
+        })?;
     let job_client = client.clone();
     let job_secret = secret.clone();
     let verify = || async {
@@ -435,9 +452,7 @@ pub async fn authenticate_with<T: Send + 'static>(
                 _ => "mismatch",
             };
             tracing::info!(reason, "client authentication failed");
-            state
-                .throttle
-                .record_failure(&presented.client_id, source, Instant::now());
+            attempt.failed(Instant::now());
             Err(OAuthError::InvalidClient { basic })
         }
     }

@@ -46,6 +46,30 @@ fn help(name: &str) -> &'static str {
     }
 }
 
+/// The route label and access-log field of a request that matched no
+/// route. Never the raw path: a caller chooses that, without bound.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The method as a metric label and access-log field: one of the standard
+/// methods, or `OTHER`. HTTP lets a caller invent any method token, and each
+/// distinct label value is a series kept for the life of the process, so a
+/// raw method would let anyone grow the server's memory without limit.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 impl Metrics {
     pub fn inc(&self, name: &'static str, labels: &[(&'static str, &str)]) {
         let key = (
@@ -196,6 +220,22 @@ mod tests {
             ),
             2
         );
+    }
+
+    #[test]
+    fn only_standard_methods_are_labels_of_their_own() {
+        use actix_web::http::Method;
+        for name in [
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+        ] {
+            let m = Method::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(method_label(&m), name);
+        }
+        // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET.
+        for invented in ["FOO1", "X7Q2", "get", "PROPFIND", "GETS"] {
+            let m = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&m), "OTHER", "{invented}");
+        }
     }
 
     #[test]

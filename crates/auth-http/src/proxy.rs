@@ -1,12 +1,21 @@
 //! The effective scheme, host and source of a request behind proxies
 //! (SPEC §6).
 //!
-//! Forwarding headers (`Forwarded`, `X-Forwarded-Proto`, `X-Forwarded-Host`,
-//! `X-Forwarded-Port`, `X-Forwarded-For`) are honoured only when the TCP peer
-//! is a trusted proxy; from anyone else they are ignored entirely. [`resolve`]
-//! is the whole rule set as a pure function. [`middleware`] runs it once per
-//! request, outermost, and stores the result in the request's extensions,
-//! where [`effective`] (or the [`EffectiveRequest`] extractor) reads it.
+//! Forwarding headers are honoured only when the TCP peer is a trusted proxy
+//! (`APP_FORWARDED_TRUSTED_PROXIES`, loopback by default); from anyone else
+//! they are ignored entirely. Of the two header families, only the one named
+//! by `APP_FORWARDED_HEADERS` counts ([`ForwardedHeaders`]): the
+//! `X-Forwarded-Proto`/`-Host`/`-Port`/`-For` family (the default) or RFC
+//! 7239 `Forwarded`. The other family is ignored entirely, for the scheme,
+//! the host and the source alike: proxies such as nginx, Envoy and cloud
+//! load balancers append the caller's address to `X-Forwarded-For` but pass
+//! a `Forwarded` header the caller wrote through untouched (and the other
+//! way round for a proxy that writes `Forwarded`), so honouring both would
+//! let a caller choose its own source and escape the failure throttle.
+//! [`resolve`] is the whole rule set as a pure function. [`middleware`] runs
+//! it once per request, outermost, and stores the result in the request's
+//! extensions, where [`effective`] (or the [`EffectiveRequest`] extractor)
+//! reads it.
 //!
 //! actix-web's own `connection_info()` trusts these headers from any client,
 //! so nothing here calls it. As a second line of defence the middleware also
@@ -18,14 +27,12 @@
 //! Choices the spec leaves open, made here:
 //! - Empty list elements (`a, , b`) are skipped, as RFC 9110 §5.6.1 asks of
 //!   recipients; so "left-most value" means the left-most non-empty one.
-//! - `Forwarded` wins over the `X-Forwarded-*` headers for the host (as in
-//!   Spring and actix), and its `for=` chain is walked instead of
-//!   `X-Forwarded-For` when any element carries `for=`. For the scheme, the
-//!   two must agree when both are present (SPEC §6).
-//! - Only the left-most `Forwarded` element supplies `proto` and `host`. An
-//!   element that is malformed (a pair without `=`, a bad quoted string, a
-//!   parameter given twice) supplies nothing, and counts as unparsable in the
-//!   `for=` walk.
+//! - With the `forwarded` family, only the left-most `Forwarded` element
+//!   supplies `proto` and `host` (a port belongs in `host=`;
+//!   `X-Forwarded-Port` is ignored with the rest of its family). An element
+//!   that is malformed (a pair without `=`, a bad quoted string, a parameter
+//!   given twice) supplies nothing, and counts as unparsable in the `for=`
+//!   walk.
 //! - In the source walk, `unknown` and obfuscated (`_name`) identifiers, and
 //!   elements without `for=`, are skipped. An unparsable entry stops the
 //!   walk: the source is then the last address successfully walked past (a
@@ -103,19 +110,15 @@ impl TrustedProxies {
         Ok(Self::Cidrs(nets))
     }
 
-    /// Loopback and private ranges: a sidecar on loopback and pods on the
-    /// cluster network (SPEC §6).
+    /// Loopback only (`127.0.0.0/8`, `::1`): a mesh sidecar such as Istio's
+    /// Envoy. Private ranges are not trusted by default, because then any pod
+    /// on the cluster network could claim a fresh source per request; an
+    /// ingress on the cluster network must be named explicitly (e.g. by its
+    /// pod CIDR).
     pub fn default_ranges() -> Self {
         Self::Cidrs(vec![
             IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
             IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)),
-            IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8)),
-            IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12)),
-            IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(192, 168, 0, 0), 16)),
-            IpNet::V6(Ipv6Net::new_assert(
-                Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
-                7,
-            )),
         ])
     }
 
@@ -140,6 +143,59 @@ impl TrustedProxies {
 impl Default for TrustedProxies {
     fn default() -> Self {
         Self::default_ranges()
+    }
+}
+
+/// Which family of forwarding headers the trusted proxy writes
+/// (`APP_FORWARDED_HEADERS`); the other family is ignored entirely.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeaders {
+    /// `x-forwarded`: `X-Forwarded-Proto`, `-Host`, `-Port` and `-For`, as
+    /// nginx, Envoy and most load balancers write them.
+    #[default]
+    XForwarded,
+    /// `forwarded`: the RFC 7239 `Forwarded` header.
+    Forwarded,
+}
+
+impl ForwardedHeaders {
+    /// The setting's value naming this family.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::XForwarded => "x-forwarded",
+            Self::Forwarded => "forwarded",
+        }
+    }
+}
+
+impl FromStr for ForwardedHeaders {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded" => Ok(Self::XForwarded),
+            "forwarded" => Ok(Self::Forwarded),
+            _ => Err(format!("{s:?} is not x-forwarded or forwarded")),
+        }
+    }
+}
+
+/// Whose forwarding headers count, and which of them: what [`middleware`]
+/// reads from the app data.
+#[derive(Clone, Debug, Default)]
+pub struct Forwarding {
+    pub trusted: TrustedProxies,
+    pub headers: ForwardedHeaders,
+}
+
+impl Forwarding {
+    pub fn new(trusted: TrustedProxies, headers: ForwardedHeaders) -> Self {
+        Self { trusted, headers }
+    }
+
+    /// Trusts no peer: forwarding headers are always ignored.
+    pub fn none() -> Self {
+        Self::new(TrustedProxies::none(), ForwardedHeaders::default())
     }
 }
 
@@ -198,9 +254,9 @@ pub fn resolve(
     peer: IpAddr,
     own_scheme: &str,
     headers: &HeaderMap,
-    trusted: &TrustedProxies,
+    forwarding: &Forwarding,
 ) -> EffectiveRequest {
-    resolve_with_default_host(peer, own_scheme, FALLBACK_HOST, headers, trusted)
+    resolve_with_default_host(peer, own_scheme, FALLBACK_HOST, headers, forwarding)
 }
 
 /// Resolves the effective request (SPEC §6). `own_scheme` is the
@@ -212,8 +268,9 @@ pub fn resolve_with_default_host(
     own_scheme: &str,
     default_host: &str,
     headers: &HeaderMap,
-    trusted: &TrustedProxies,
+    forwarding: &Forwarding,
 ) -> EffectiveRequest {
+    let trusted = &forwarding.trusted;
     let peer = peer.to_canonical();
     let own_scheme = own_scheme.to_ascii_lowercase();
     let direct_host = headers
@@ -232,42 +289,42 @@ pub fn resolve_with_default_host(
         };
     }
 
-    let forwarded = forwarded_elements(headers);
-    let first_element = forwarded
-        .iter()
-        .find(|e| !matches!(e, Element::Empty))
-        .and_then(Element::params);
-
-    let forwarded_proto = first_element
-        .and_then(|p| p.proto.as_deref())
-        .and_then(scheme_of);
-    let x_forwarded_proto = left_most(headers, &X_FORWARDED_PROTO).and_then(scheme_of);
-    let scheme = match (forwarded_proto, x_forwarded_proto) {
-        (Some(a), Some(b)) if a != b => own_scheme.clone(),
-        (Some(s), _) | (None, Some(s)) => s.to_owned(),
-        (None, None) => own_scheme.clone(),
-    };
-
-    let host = first_element
-        .and_then(|p| p.host.as_deref())
-        .filter(|h| is_host(h))
-        .or_else(|| left_most(headers, &X_FORWARDED_HOST).filter(|h| is_host(h)))
-        .unwrap_or(direct_host);
-    let host = match left_most(headers, &X_FORWARDED_PORT).filter(|p| is_port(p)) {
-        Some(port) => format!("{}:{port}", split_port(host).0),
-        None => host.to_owned(),
-    };
-
-    let chain: Vec<Node> = if forwarded
-        .iter()
-        .any(|e| e.params().is_some_and(|p| p.r#for.is_some()))
-    {
-        forwarded.iter().map(Element::node).collect()
-    } else {
-        list_items(headers, &X_FORWARDED_FOR)
-            .into_iter()
-            .map(|item| item.map_or(Node::Unparsable, parse_node))
-            .collect()
+    let (scheme, host, chain) = match forwarding.headers {
+        ForwardedHeaders::XForwarded => {
+            let scheme = left_most(headers, &X_FORWARDED_PROTO)
+                .and_then(scheme_of)
+                .map_or_else(|| own_scheme.clone(), str::to_owned);
+            let host = left_most(headers, &X_FORWARDED_HOST)
+                .filter(|h| is_host(h))
+                .unwrap_or(direct_host);
+            let host = match left_most(headers, &X_FORWARDED_PORT).filter(|p| is_port(p)) {
+                Some(port) => format!("{}:{port}", split_port(host).0),
+                None => host.to_owned(),
+            };
+            let chain: Vec<Node> = list_items(headers, &X_FORWARDED_FOR)
+                .into_iter()
+                .map(|item| item.map_or(Node::Unparsable, parse_node))
+                .collect();
+            (scheme, host, chain)
+        }
+        ForwardedHeaders::Forwarded => {
+            let forwarded = forwarded_elements(headers);
+            let first = forwarded
+                .iter()
+                .find(|e| !matches!(e, Element::Empty))
+                .and_then(Element::params);
+            let scheme = first
+                .and_then(|p| p.proto.as_deref())
+                .and_then(scheme_of)
+                .map_or_else(|| own_scheme.clone(), str::to_owned);
+            let host = first
+                .and_then(|p| p.host.as_deref())
+                .filter(|h| is_host(h))
+                .unwrap_or(direct_host)
+                .to_owned();
+            let chain: Vec<Node> = forwarded.iter().map(Element::node).collect();
+            (scheme, host, chain)
+        }
     };
 
     EffectiveRequest {
@@ -298,21 +355,21 @@ fn walk_source(chain: &[Node], peer: IpAddr, trusted: &TrustedProxies) -> IpAddr
 }
 
 /// Middleware for `actix_web::middleware::from_fn`, to be registered
-/// outermost (the last `.wrap`). Reads `web::Data<TrustedProxies>` from the
+/// outermost (the last `.wrap`). Reads `web::Data<Forwarding>` from the
 /// app data (trusting no peer, with a warning, when it is missing), computes
 /// the [`EffectiveRequest`] and stores it in the request's extensions.
 pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let effective = match req.app_data::<web::Data<TrustedProxies>>() {
-        Some(trusted) => resolve_request(req.request(), trusted),
+    let effective = match req.app_data::<web::Data<Forwarding>>() {
+        Some(forwarding) => resolve_request(req.request(), forwarding),
         None => {
             static WARNED: AtomicBool = AtomicBool::new(false);
             if !WARNED.swap(true, Ordering::Relaxed) {
-                tracing::warn!("no TrustedProxies in the app data: forwarding headers are ignored");
+                tracing::warn!("no Forwarding in the app data: forwarding headers are ignored");
             }
-            resolve_request(req.request(), &TrustedProxies::none())
+            resolve_request(req.request(), &Forwarding::none())
         }
     };
     canonicalise_headers(req.headers_mut(), &effective);
@@ -329,10 +386,10 @@ pub fn effective(req: &HttpRequest) -> EffectiveRequest {
     if let Some(found) = req.extensions().get::<EffectiveRequest>() {
         return found.clone();
     }
-    resolve_request(req, &TrustedProxies::none())
+    resolve_request(req, &Forwarding::none())
 }
 
-fn resolve_request(req: &HttpRequest, trusted: &TrustedProxies) -> EffectiveRequest {
+fn resolve_request(req: &HttpRequest, forwarding: &Forwarding) -> EffectiveRequest {
     let peer = req
         .peer_addr()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
@@ -348,7 +405,7 @@ fn resolve_request(req: &HttpRequest, trusted: &TrustedProxies) -> EffectiveRequ
         .map(|a| a.as_str().to_owned())
         .filter(|a| is_host(a))
         .unwrap_or_else(|| req.app_config().local_addr().to_string());
-    resolve_with_default_host(peer, own_scheme, &default_host, req.headers(), trusted)
+    resolve_with_default_host(peer, own_scheme, &default_host, req.headers(), forwarding)
 }
 
 /// Replaces every forwarding header with one `Forwarded` header holding the
@@ -667,12 +724,35 @@ mod tests {
         map
     }
 
+    /// Loopback and the private ranges, as for an ingress on the cluster
+    /// network, with the header family `family`.
+    fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
+        Forwarding::new(
+            TrustedProxies::parse(
+                "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7",
+            )
+            .unwrap(),
+            family,
+        )
+    }
+
+    /// A request from `peer` whose proxies write `X-Forwarded-*`.
     fn trusted_default(peer: &str, pairs: &[(&str, &str)]) -> EffectiveRequest {
         resolve(
             ip(peer),
             "http",
             &headers(pairs),
-            &TrustedProxies::default_ranges(),
+            &behind_ingress(ForwardedHeaders::XForwarded),
+        )
+    }
+
+    /// A request from `peer` whose proxies write `Forwarded`.
+    fn via_forwarded(peer: &str, pairs: &[(&str, &str)]) -> EffectiveRequest {
+        resolve(
+            ip(peer),
+            "http",
+            &headers(pairs),
+            &behind_ingress(ForwardedHeaders::Forwarded),
         )
     }
 
@@ -716,38 +796,53 @@ mod tests {
     }
 
     #[test]
-    fn default_ranges_cover_loopback_and_private_networks() {
+    fn default_ranges_are_loopback_only() {
         let t = TrustedProxies::default_ranges();
-        for inside in [
-            "127.0.0.1",
-            "127.255.0.3",
-            "::1",
+        for inside in ["127.0.0.1", "127.0.0.6", "127.255.0.3", "::1"] {
+            assert!(t.contains(ip(inside)), "{inside} should be trusted");
+        }
+        for outside in [
+            "10.0.0.5",
             "10.1.2.3",
             "172.16.0.1",
             "172.31.255.255",
             "192.168.1.1",
             "fc00::1",
             "fd12:3456::1",
-        ] {
-            assert!(t.contains(ip(inside)), "{inside} should be trusted");
-        }
-        for outside in [
             "8.8.8.8",
-            "172.32.0.1",
-            "192.169.0.1",
             "::2",
             "fe80::1",
             "2001:db8::1",
         ] {
             assert!(!t.contains(ip(outside)), "{outside} should not be trusted");
         }
+        let f = Forwarding::default();
+        assert_eq!(f.headers, ForwardedHeaders::XForwarded);
+        assert!(f.trusted.contains(ip("127.0.0.1")) && !f.trusted.contains(ip("10.0.0.5")));
+    }
+
+    #[test]
+    fn header_family_setting() {
+        assert_eq!(
+            "x-forwarded".parse::<ForwardedHeaders>(),
+            Ok(ForwardedHeaders::XForwarded)
+        );
+        assert_eq!(
+            " Forwarded ".parse::<ForwardedHeaders>(),
+            Ok(ForwardedHeaders::Forwarded)
+        );
+        for bad in ["", "both", "x-forwarded-for", "rfc7239"] {
+            let err = bad.parse::<ForwardedHeaders>().unwrap_err();
+            assert!(err.contains("x-forwarded or forwarded"), "{err}");
+        }
+        assert_eq!(ForwardedHeaders::Forwarded.as_str(), "forwarded");
     }
 
     #[test]
     fn ipv4_mapped_ipv6_is_checked_as_ipv4() {
         let t = TrustedProxies::default_ranges();
-        assert!(t.contains(ip("::ffff:10.0.0.5")));
-        assert!(!t.contains(ip("::ffff:8.8.8.8")));
+        assert!(t.contains(ip("::ffff:127.0.0.1")));
+        assert!(!t.contains(ip("::ffff:10.0.0.5")));
         let mapped_range = TrustedProxies::parse("::ffff:192.0.2.0/120").unwrap();
         assert!(mapped_range.contains(ip("192.0.2.9")));
         assert!(mapped_range.contains(ip("::ffff:192.0.2.9")));
@@ -757,29 +852,47 @@ mod tests {
 
     #[test]
     fn untrusted_peer_headers_are_ignored_entirely() {
-        let e = trusted_default(
-            "203.0.113.5",
-            &[
-                ("host", "auth.internal:8080"),
+        let pairs = [
+            ("host", "auth.internal:8080"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-port", "443"),
+            ("x-forwarded-for", "198.51.100.1"),
+            (
+                "forwarded",
+                "for=198.51.100.2;proto=https;host=evil.example",
+            ),
+        ];
+        for e in [
+            trusted_default("203.0.113.5", &pairs),
+            via_forwarded("203.0.113.5", &pairs),
+        ] {
+            assert_eq!(
+                e,
+                EffectiveRequest {
+                    scheme: "http".into(),
+                    host: "auth.internal:8080".into(),
+                    source: ip("203.0.113.5"),
+                    peer: ip("203.0.113.5"),
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_private_peer_is_untrusted_by_default() {
+        let e = resolve(
+            ip("10.0.0.5"),
+            "http",
+            &headers(&[
+                ("host", "auth.internal"),
                 ("x-forwarded-proto", "https"),
-                ("x-forwarded-host", "evil.example"),
-                ("x-forwarded-port", "443"),
                 ("x-forwarded-for", "198.51.100.1"),
-                (
-                    "forwarded",
-                    "for=198.51.100.2;proto=https;host=evil.example",
-                ),
-            ],
+            ]),
+            &Forwarding::default(),
         );
-        assert_eq!(
-            e,
-            EffectiveRequest {
-                scheme: "http".into(),
-                host: "auth.internal:8080".into(),
-                source: ip("203.0.113.5"),
-                peer: ip("203.0.113.5"),
-            }
-        );
+        assert_eq!(e.scheme, "http");
+        assert_eq!(e.source, ip("10.0.0.5"));
     }
 
     #[test]
@@ -800,7 +913,7 @@ mod tests {
             "http",
             "127.0.0.1:8080",
             &headers(&[("host", "evil.example/path")]),
-            &TrustedProxies::default_ranges(),
+            &Forwarding::default(),
         );
         assert_eq!(e.host, "127.0.0.1:8080");
     }
@@ -840,7 +953,7 @@ mod tests {
                 ip("10.0.0.1"),
                 "https",
                 &headers(&[("x-forwarded-proto", bad)]),
-                &TrustedProxies::default_ranges(),
+                &behind_ingress(ForwardedHeaders::XForwarded),
             );
             assert_eq!(e.scheme, "https", "{bad} must be ignored");
         }
@@ -851,42 +964,49 @@ mod tests {
 
     #[test]
     fn forwarded_proto_sets_scheme() {
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[("forwarded", "for=192.0.2.60;proto=HTTPS;by=203.0.113.43")],
         );
         assert_eq!(e.scheme, "https");
-        let e = trusted_default("10.0.0.1", &[("forwarded", "proto=\"https\"")]);
+        let e = via_forwarded("10.0.0.1", &[("forwarded", "proto=\"https\"")]);
         assert_eq!(e.scheme, "https");
+        let e = via_forwarded("10.0.0.1", &[("forwarded", "proto=ftp")]);
+        assert_eq!(e.scheme, "http");
     }
 
     #[test]
-    fn forwarded_and_x_forwarded_proto_must_agree() {
-        let e = trusted_default(
-            "10.0.0.1",
-            &[("forwarded", "proto=https"), ("x-forwarded-proto", "http")],
-        );
-        assert_eq!(e.scheme, "http");
-        let e = resolve(
-            ip("10.0.0.1"),
-            "https",
-            &headers(&[("forwarded", "proto=http"), ("x-forwarded-proto", "https")]),
-            &TrustedProxies::default_ranges(),
+    fn each_family_ignores_the_other_for_the_scheme() {
+        let both = |f: &'static str, x: &'static str| [("forwarded", f), ("x-forwarded-proto", x)];
+        assert_eq!(
+            trusted_default("10.0.0.1", &both("proto=https", "http")).scheme,
+            "http"
         );
         assert_eq!(
-            e.scheme, "https",
-            "disagreement falls back to the connection's own"
+            trusted_default("10.0.0.1", &both("proto=http", "https")).scheme,
+            "https"
         );
-        let e = trusted_default(
-            "10.0.0.1",
-            &[("forwarded", "proto=https"), ("x-forwarded-proto", "HTTPS")],
+        assert_eq!(
+            trusted_default("10.0.0.1", &[("forwarded", "proto=https")]).scheme,
+            "http"
         );
-        assert_eq!(e.scheme, "https");
+        assert_eq!(
+            via_forwarded("10.0.0.1", &both("proto=https", "http")).scheme,
+            "https"
+        );
+        assert_eq!(
+            via_forwarded("10.0.0.1", &both("proto=http", "https")).scheme,
+            "http"
+        );
+        assert_eq!(
+            via_forwarded("10.0.0.1", &[("x-forwarded-proto", "https")]).scheme,
+            "http"
+        );
     }
 
     #[test]
     fn only_the_left_most_forwarded_element_supplies_proto_and_host() {
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[
                 ("host", "internal"),
@@ -973,15 +1093,28 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_host_wins_over_x_forwarded_host() {
-        let e = trusted_default(
-            "10.0.0.1",
-            &[
-                ("forwarded", "host=\"a.example:8443\";proto=https"),
-                ("x-forwarded-host", "b.example"),
-            ],
+    fn each_family_ignores_the_other_for_the_host() {
+        let pairs = [
+            ("host", "internal:8080"),
+            ("forwarded", "host=\"a.example:8443\";proto=https"),
+            ("x-forwarded-host", "b.example"),
+            ("x-forwarded-port", "9443"),
+            ("x-forwarded-proto", "https"),
+        ];
+        assert_eq!(
+            via_forwarded("10.0.0.1", &pairs).origin(),
+            "https://a.example:8443"
         );
-        assert_eq!(e.origin(), "https://a.example:8443");
+        assert_eq!(
+            trusted_default("10.0.0.1", &pairs).origin(),
+            "https://b.example:9443"
+        );
+        // X-Forwarded-Port belongs to its family: ignored with `forwarded`.
+        let e = via_forwarded(
+            "10.0.0.1",
+            &[("host", "internal:8080"), ("x-forwarded-port", "9443")],
+        );
+        assert_eq!(e.host, "internal:8080");
     }
 
     #[test]
@@ -1002,15 +1135,17 @@ mod tests {
             );
             assert_eq!(e.host, "good.example", "{bad:?} must be ignored");
         }
-        // A bad `Forwarded` host falls through to `X-Forwarded-Host`.
-        let e = trusted_default(
+        // A bad `Forwarded` host falls back to `Host`, never to the other
+        // family.
+        let e = via_forwarded(
             "10.0.0.1",
             &[
+                ("host", "good.example"),
                 ("forwarded", "host=\"a/b\""),
-                ("x-forwarded-host", "ok.example"),
+                ("x-forwarded-host", "other.example"),
             ],
         );
-        assert_eq!(e.host, "ok.example");
+        assert_eq!(e.host, "good.example");
     }
 
     #[test]
@@ -1071,7 +1206,7 @@ mod tests {
             ip("203.0.113.1"),
             "http",
             &headers(&[("x-forwarded-for", "198.51.100.1, 198.51.100.2")]),
-            &TrustedProxies::Any,
+            &Forwarding::new(TrustedProxies::Any, ForwardedHeaders::XForwarded),
         );
         assert_eq!(e.source, ip("198.51.100.1"));
     }
@@ -1111,7 +1246,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_with_quoting_ipv6_and_ports() {
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[(
                 "forwarded",
@@ -1119,20 +1254,20 @@ mod tests {
             )],
         );
         assert_eq!(e.source, ip("2001:db8:cafe::17"));
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[("forwarded", "For=\"192.0.2.43:_port\";proto=https")],
         );
         assert_eq!(e.source, ip("192.0.2.43"));
         assert_eq!(e.scheme, "https");
         // Unquoted ports and hosts with ports, as some proxies write them.
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[("forwarded", "for=192.0.2.44:4711;host=a.example:8443")],
         );
         assert_eq!(e.source, ip("192.0.2.44"));
         assert_eq!(e.host, "a.example:8443");
-        let e = trusted_default("10.0.0.1", &[("forwarded", "for=\"\\[2001:db8::9\\]\"")]);
+        let e = via_forwarded("10.0.0.1", &[("forwarded", "for=\"\\[2001:db8::9\\]\"")]);
         assert_eq!(
             e.source,
             ip("2001:db8::9"),
@@ -1142,7 +1277,7 @@ mod tests {
 
     #[test]
     fn forwarded_unknown_and_obfuscated_are_skipped() {
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[(
                 "forwarded",
@@ -1150,36 +1285,52 @@ mod tests {
             )],
         );
         assert_eq!(e.source, ip("198.51.100.3"));
-        let e = trusted_default("10.0.0.1", &[("forwarded", "for=unknown")]);
+        let e = via_forwarded("10.0.0.1", &[("forwarded", "for=unknown")]);
         assert_eq!(e.source, ip("10.0.0.1"));
     }
 
     #[test]
-    fn forwarded_wins_over_x_forwarded_for() {
-        let e = trusted_default(
-            "10.0.0.1",
-            &[
-                ("forwarded", "for=198.51.100.3"),
-                ("x-forwarded-for", "198.51.100.99"),
-            ],
+    fn only_the_configured_family_supplies_the_source() {
+        // What nginx or Envoy forwards when the caller wrote its own
+        // `Forwarded` header: the proxy appended the real address to
+        // X-Forwarded-For and passed the caller's header through.
+        let pairs = [
+            ("forwarded", "for=198.51.100.3"),
+            ("x-forwarded-for", "198.51.100.99"),
+        ];
+        assert_eq!(
+            trusted_default("10.0.0.1", &pairs).source,
+            ip("198.51.100.99")
         );
-        assert_eq!(e.source, ip("198.51.100.3"));
-        // A `Forwarded` header without `for=` leaves the walk to X-Forwarded-For.
-        let e = trusted_default(
-            "10.0.0.1",
-            &[
-                ("forwarded", "proto=https"),
-                ("x-forwarded-for", "198.51.100.99"),
-            ],
+        assert_eq!(via_forwarded("10.0.0.1", &pairs).source, ip("198.51.100.3"));
+        // A header of the other family alone leaves the peer as the source.
+        assert_eq!(
+            trusted_default("10.0.0.1", &[("forwarded", "for=198.51.100.3")]).source,
+            ip("10.0.0.1")
         );
-        assert_eq!(e.source, ip("198.51.100.99"));
+        assert_eq!(
+            via_forwarded("10.0.0.1", &[("x-forwarded-for", "198.51.100.99")]).source,
+            ip("10.0.0.1")
+        );
+        // A `Forwarded` header without `for=` names no source.
+        assert_eq!(
+            via_forwarded(
+                "10.0.0.1",
+                &[
+                    ("forwarded", "proto=https"),
+                    ("x-forwarded-for", "198.51.100.99")
+                ]
+            )
+            .source,
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
     fn malformed_forwarded_elements() {
         // A duplicated parameter makes the element malformed: no proto, and
         // the walk stops there.
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[(
                 "forwarded",
@@ -1187,17 +1338,17 @@ mod tests {
             )],
         );
         assert_eq!(e.source, ip("10.0.0.7"));
-        let e = trusted_default("10.0.0.1", &[("forwarded", "proto=https;proto=https")]);
+        let e = via_forwarded("10.0.0.1", &[("forwarded", "proto=https;proto=https")]);
         assert_eq!(e.scheme, "http");
         // An unterminated quote spoils the line.
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[("forwarded", "for=\"198.51.100.3;proto=https")],
         );
         assert_eq!(e.scheme, "http");
         assert_eq!(e.source, ip("10.0.0.1"));
         // Commas and semicolons inside quotes do not split.
-        let e = trusted_default(
+        let e = via_forwarded(
             "10.0.0.1",
             &[("forwarded", "host=\"a.example\";ext=\"x,y;z\";proto=https")],
         );
@@ -1240,7 +1391,7 @@ mod tests {
     async fn middleware_applies_trusted_headers() {
         let app = actix_test::init_service(
             App::new()
-                .app_data(web::Data::new(TrustedProxies::default_ranges()))
+                .app_data(web::Data::new(behind_ingress(ForwardedHeaders::XForwarded)))
                 .wrap(from_fn(middleware))
                 .route("/", web::get().to(echo)),
         )
@@ -1266,7 +1417,7 @@ mod tests {
     async fn middleware_ignores_untrusted_peer_even_for_connection_info() {
         let app = actix_test::init_service(
             App::new()
-                .app_data(web::Data::new(TrustedProxies::default_ranges()))
+                .app_data(web::Data::new(Forwarding::default()))
                 .wrap(from_fn(middleware))
                 .route("/", web::get().to(echo)),
         )

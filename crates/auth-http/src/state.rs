@@ -14,7 +14,7 @@ use auth_token::{KeyEncryption, KeyRing};
 
 use crate::in_flight::InFlight;
 use crate::metrics::Metrics;
-use crate::proxy::TrustedProxies;
+use crate::proxy::{ForwardedHeaders, Forwarding, TrustedProxies};
 use crate::secret_cache::SecretCache;
 
 /// What one secret verification comes to: the slot matched (and whether
@@ -34,15 +34,28 @@ pub struct HttpConfig {
     pub issuer: Option<String>,
     pub require_https: bool,
     pub trusted_proxies: TrustedProxies,
+    /// `APP_FORWARDED_HEADERS`: which header family the trusted proxies
+    /// write; the other is ignored.
+    pub forwarded_headers: ForwardedHeaders,
     pub secret_verify_concurrency: usize,
     pub secret_verify_queue: usize,
     pub token_failure_limit: u32,
+    /// `APP_TOKEN_FAILURE_LIMIT_PER_CLIENT`: failures per client id over
+    /// every source.
+    pub token_failure_limit_per_client: u32,
     pub secret_policy: SecretPolicy,
     /// `APP_DATABASE_POOL_TIMEOUT`, also the `Retry-After` of a 503.
     pub pool_timeout: Duration,
     /// How long retired signing keys stay published: at least the longest
     /// token lifetime (1440 minutes).
     pub publish_retired_keys_for: time::Duration,
+}
+
+impl HttpConfig {
+    /// What the proxy middleware needs: whom to trust, and for which headers.
+    pub fn forwarding(&self) -> Forwarding {
+        Forwarding::new(self.trusted_proxies.clone(), self.forwarded_headers)
+    }
 }
 
 /// The storage ports, each behind a trait object so that tests can put a
@@ -131,7 +144,11 @@ impl AppState {
     ) -> Self {
         let verify_pool =
             VerifyPool::new(config.secret_verify_concurrency, config.secret_verify_queue);
-        let throttle = FailureThrottle::new(config.token_failure_limit, Duration::from_secs(60));
+        let throttle = FailureThrottle::new(
+            config.token_failure_limit,
+            config.token_failure_limit_per_client,
+            Duration::from_secs(60),
+        );
         Self {
             config,
             repos,

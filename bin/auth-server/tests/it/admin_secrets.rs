@@ -336,6 +336,8 @@ fn short_lifecycle() -> Spawn {
     );
     opts.settings
         .insert("APP_TOKEN_FAILURE_LIMIT".into(), "0".into());
+    opts.settings
+        .insert("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".into(), "0".into());
     opts
 }
 
@@ -431,6 +433,8 @@ async fn sixteen_parallel_rotations_are_serialised_and_none_is_lost() {
         let mut opts = Spawn::default();
         opts.settings
             .insert("APP_TOKEN_FAILURE_LIMIT".into(), "0".into());
+        opts.settings
+            .insert("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".into(), "0".into());
         let s = spawn(backend, opts).await;
         let t = admin_token(&s).await;
         create_client(&s, &t, "busy").await;

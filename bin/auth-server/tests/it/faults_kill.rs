@@ -161,6 +161,7 @@ async fn kill_during_rotations(database_url: &str, cycles: usize) {
     let mut env = process_env(dir.path(), database_url);
     // Superseded secrets are tried on purpose after every restart.
     env.insert("APP_TOKEN_FAILURE_LIMIT".into(), "0".into());
+    env.insert("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".into(), "0".into());
     let handed: Arc<Mutex<Vec<Handed>>> = Arc::default();
     for cycle in 0..cycles {
         let mut server = ServerProcess::start(&env, dir.path(), "killed", free_loopback_port());

@@ -70,6 +70,7 @@ async fn rotations_on_one_replica_never_let_a_dead_secret_in_on_another() {
     );
     // Dead secrets are sent on purpose, many times.
     env.insert("APP_TOKEN_FAILURE_LIMIT".into(), "0".into());
+    env.insert("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".into(), "0".into());
     let mut replicas: Vec<ServerProcess> = (0..3)
         .map(|i| {
             ServerProcess::start(

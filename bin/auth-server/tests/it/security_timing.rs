@@ -165,6 +165,7 @@ async fn spawn_timed() -> (TestServer, Database) {
         // Every request here fails on purpose; the throttle would answer
         // 429 without verifying anything.
         ("APP_TOKEN_FAILURE_LIMIT", "0"),
+        ("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT", "0"),
         ("APP_SECRET_VERIFY_CONCURRENCY", "2"),
     ]
     .iter()

@@ -127,6 +127,8 @@ fn bad_configuration_names_the_variable_and_never_panics() {
         ("APP_DATABASE_URL", "mysql://db/x"),
         ("APP_CLIENT_SECRET_TTL", "P1Y"),
         ("APP_BCRYPT_COST", "2"),
+        ("APP_FORWARDED_HEADERS", "both"),
+        ("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT", "lots"),
     ] {
         let env: BTreeMap<String, String> = [(var.to_owned(), value.to_owned())].into();
         for cmd in ["check", "serve", "migrate"] {

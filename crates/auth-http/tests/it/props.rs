@@ -12,7 +12,7 @@ use auth_domain::{
 };
 use auth_http::admin::clients::ClientPatch;
 use auth_http::client_auth::{parse_basic_value, parse_form};
-use auth_http::proxy::{resolve, EffectiveRequest, TrustedProxies};
+use auth_http::proxy::{resolve, EffectiveRequest, ForwardedHeaders, Forwarding, TrustedProxies};
 use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -295,9 +295,25 @@ fn without_forwarding(
     peer: IpAddr,
     own: &str,
     host: &str,
-    trusted: &TrustedProxies,
+    forwarding: &Forwarding,
 ) -> EffectiveRequest {
-    resolve(peer, own, &header_map(host, &[]), trusted)
+    resolve(peer, own, &header_map(host, &[]), forwarding)
+}
+
+/// Loopback and 10.0.0.0/8 trusted (an ingress on the cluster network,
+/// named explicitly), with the proxies writing `family`.
+fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
+    Forwarding::new(
+        TrustedProxies::parse("10.0.0.0/8, 127.0.0.0/8, ::1").unwrap(),
+        family,
+    )
+}
+
+fn family() -> impl Strategy<Value = ForwardedHeaders> {
+    prop_oneof![
+        Just(ForwardedHeaders::XForwarded),
+        Just(ForwardedHeaders::Forwarded)
+    ]
 }
 
 proptest! {
@@ -308,21 +324,36 @@ proptest! {
         peer in untrusted_peer(),
         https in any::<bool>(),
         headers in forwarding_headers(),
+        family in family(),
     ) {
-        let trusted = TrustedProxies::parse("10.0.0.0/8, 127.0.0.0/8").unwrap();
+        let forwarding = behind_ingress(family);
         let own = if https { "https" } else { "http" };
         let host = "auth.example:8080";
-        let got = resolve(peer, own, &header_map(host, &headers), &trusted);
-        prop_assert_eq!(got, without_forwarding(peer, own, host, &trusted));
+        let got = resolve(peer, own, &header_map(host, &headers), &forwarding);
+        prop_assert_eq!(got, without_forwarding(peer, own, host, &forwarding));
+    }
+
+    #[test]
+    fn by_default_a_peer_on_the_cluster_network_cannot_change_anything(
+        peer in trusted_peer(),
+        https in any::<bool>(),
+        headers in forwarding_headers(),
+    ) {
+        let forwarding = Forwarding::default();
+        let own = if https { "https" } else { "http" };
+        let host = "auth.example:8080";
+        let got = resolve(peer, own, &header_map(host, &headers), &forwarding);
+        prop_assert_eq!(got, without_forwarding(peer, own, host, &forwarding));
     }
 
     #[test]
     fn whatever_a_trusted_peer_sends_the_result_is_well_formed(
         peer in trusted_peer(),
         headers in forwarding_headers(),
+        family in family(),
     ) {
-        let trusted = TrustedProxies::default_ranges();
-        let got = resolve(peer, "http", &header_map("auth.example", &headers), &trusted);
+        let forwarding = behind_ingress(family);
+        let got = resolve(peer, "http", &header_map("auth.example", &headers), &forwarding);
         prop_assert!(got.scheme == "http" || got.scheme == "https", "{:?}", got);
         prop_assert!(safe_host(&got.host), "unsafe host {:?} from {:?}", got.host, headers);
         prop_assert_eq!(got.peer, peer);
@@ -337,35 +368,40 @@ proptest! {
             "[ -~]{0,12}",
         ],
     ) {
-        let trusted = TrustedProxies::default_ranges();
+        let forwarding = behind_ingress(ForwardedHeaders::XForwarded);
         let mut headers = header_map("auth.example", &[]);
         headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_str(&value).unwrap());
-        let got = resolve(peer, "http", &headers, &trusted);
+        let got = resolve(peer, "http", &headers, &forwarding);
         let left_most = value.split(',').map(str::trim).find(|v| !v.is_empty()).unwrap_or("");
         let want = if left_most.eq_ignore_ascii_case("https") { "https" } else { "http" };
         prop_assert_eq!(got.scheme, want, "{:?}", value);
     }
 
     #[test]
-    fn conflicting_forwarded_and_x_forwarded_proto_are_both_ignored(peer in trusted_peer(), forwarded_https in any::<bool>(), own_https in any::<bool>()) {
-        let trusted = TrustedProxies::default_ranges();
+    fn only_the_configured_family_sets_the_scheme(peer in trusted_peer(), forwarded_https in any::<bool>(), own_https in any::<bool>(), family in family()) {
+        let forwarding = behind_ingress(family);
         let (f, x) = if forwarded_https { ("https", "http") } else { ("http", "https") };
         let own = if own_https { "https" } else { "http" };
         let mut headers = header_map("auth.example", &[]);
         headers.insert(HeaderName::from_static("forwarded"), HeaderValue::from_str(&format!("proto={f}")).unwrap());
         headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_str(x).unwrap());
-        prop_assert_eq!(resolve(peer, own, &headers, &trusted).scheme, own);
+        let want = match family {
+            ForwardedHeaders::Forwarded => f,
+            ForwardedHeaders::XForwarded => x,
+        };
+        prop_assert_eq!(resolve(peer, own, &headers, &forwarding).scheme, want);
     }
 
     #[test]
     fn entries_a_client_prepends_to_x_forwarded_for_never_choose_the_source(
         peer in trusted_peer(),
         spoofed in prop::collection::vec("[ -+\\--~]{0,20}", 0..5),
+        spoofed_forwarded in forwarding_text(),
         client in untrusted_peer(),
         proxies in prop::collection::vec(trusted_peer(), 0..3),
         client_port in prop::option::of(1u16..),
     ) {
-        let trusted = TrustedProxies::default_ranges();
+        let forwarding = behind_ingress(ForwardedHeaders::XForwarded);
         // What the client sent, then what each trusted proxy appended.
         let mut items: Vec<String> = spoofed;
         items.push(match client_port {
@@ -375,17 +411,23 @@ proptest! {
         items.extend(proxies.iter().map(IpAddr::to_string));
         let mut headers = header_map("auth.example", &[]);
         headers.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&items.join(", ")).unwrap());
-        prop_assert_eq!(resolve(peer, "http", &headers, &trusted).source, client);
+        // A `Forwarded` header the client wrote, which these proxies pass
+        // through untouched.
+        if let Ok(v) = HeaderValue::from_bytes(&spoofed_forwarded) {
+            headers.append(HeaderName::from_static("forwarded"), v);
+        }
+        prop_assert_eq!(resolve(peer, "http", &headers, &forwarding).source, client);
     }
 
     #[test]
     fn forwarded_elements_on_a_client_line_never_choose_the_source(
         peer in trusted_peer(),
         spoofed in forwarding_text(),
+        spoofed_xff in "[ -~]{0,40}",
         client in untrusted_peer(),
         proxies in prop::collection::vec(trusted_peer(), 0..3),
     ) {
-        let trusted = TrustedProxies::default_ranges();
+        let forwarding = behind_ingress(ForwardedHeaders::Forwarded);
         let mut headers = header_map("auth.example", &[]);
         if let Ok(v) = HeaderValue::from_bytes(&spoofed) {
             headers.append(HeaderName::from_static("forwarded"), v);
@@ -395,16 +437,18 @@ proptest! {
         let mut chain = vec![format!("for={client};proto=https")];
         chain.extend(proxies.iter().map(|p| format!("for={p}")));
         headers.append(HeaderName::from_static("forwarded"), HeaderValue::from_str(&chain.join(", ")).unwrap());
-        prop_assert_eq!(resolve(peer, "http", &headers, &trusted).source, client);
+        // An X-Forwarded-For the client wrote, passed through untouched.
+        headers.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&spoofed_xff).unwrap());
+        prop_assert_eq!(resolve(peer, "http", &headers, &forwarding).source, client);
     }
 
     #[test]
     fn a_chain_of_trusted_addresses_gives_the_left_most(peer in trusted_peer(), chain in prop::collection::vec(trusted_peer(), 1..5)) {
-        let trusted = TrustedProxies::default_ranges();
+        let forwarding = behind_ingress(ForwardedHeaders::XForwarded);
         let mut headers = header_map("auth.example", &[]);
         let list: Vec<String> = chain.iter().map(IpAddr::to_string).collect();
         headers.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&list.join(",")).unwrap());
-        prop_assert_eq!(resolve(peer, "http", &headers, &trusted).source, chain[0]);
+        prop_assert_eq!(resolve(peer, "http", &headers, &forwarding).source, chain[0]);
     }
 }
 

@@ -150,6 +150,10 @@ migration Job: database, settings, keys encryption, log filter.
 - name: {{ $k }}
   value: {{ include "auth-server.envValue" $v | quote }}
 {{- end }}
+- name: APP_FORWARDED_TRUSTED_PROXIES
+  value: {{ join "," .Values.forwarding.trustedProxies | quote }}
+- name: APP_FORWARDED_HEADERS
+  value: {{ .Values.forwarding.forwardedHeaders | quote }}
 {{- if .Values.keysEncryption.existingSecret }}
 - name: APP_KEYS_ENCRYPTION_SECRET
   valueFrom:
