@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "auth-server",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("AUTH_SERVER_GIT_COMMIT"), ")"),
     about = "OAuth2 authorization server for machine-to-machine access (client_credentials)",
     long_about = "OAuth2 authorization server for machine-to-machine access. Confidential clients \
                   and service accounts are seeded from YAML files at startup; clients obtain signed \
@@ -31,6 +31,18 @@ pub enum Command {
     Migrate,
     /// Validate the configuration and both seed files without opening the database; exit 0 if all is well.
     Check,
+    /// Print the effective configuration (defaults < TOML file < environment), where each value came from, secrets masked.
+    Config,
+    /// Print a shell completion script for auth-server.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (auth-server.1 and one per subcommand) into a directory.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Manage signing keys.
     Keys {
         #[command(subcommand)]
@@ -42,4 +54,39 @@ pub enum Command {
 pub enum KeysCommand {
     /// Create a new signing key of APP_SIGNING_ALG and make it the active one; old keys stay published.
     Rotate,
+}
+
+/// The command definition with the settings table after the help text
+/// (built at run time from [`crate::settings::SETTINGS`]).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command()
+        .after_help("Settings: every APP_* variable with its default is listed by --help.")
+        .after_long_help(crate::settings::help_text())
+}
+
+/// Parses the process's arguments with [`command`].
+pub fn parse() -> Cli {
+    use clap::FromArgMatches as _;
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// Writes one man page per command and subcommand into `dir`, named as
+/// git's are (`auth-server-keys-rotate.1`); returns how many.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<usize> {
+    fn page(cmd: &clap::Command, name: &str, dir: &std::path::Path) -> std::io::Result<usize> {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.to_uppercase())
+            .render(&mut buf)?;
+        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+        let mut n = 1;
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            n += page(sub, &format!("{name}-{}", sub.get_name()), dir)?;
+        }
+        Ok(n)
+    }
+    std::fs::create_dir_all(dir)?;
+    page(&command(), "auth-server", dir)
 }

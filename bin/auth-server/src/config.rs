@@ -190,13 +190,33 @@ pub fn load(
     build(&raw)
 }
 
+/// The TOML layer alone: the file in effect (`--config`, else
+/// `APP_CONFIG_FILE`) and the keys it sets, for `auth-server config`.
+pub fn file_layer(
+    config_file: Option<&Path>,
+    env: &BTreeMap<String, String>,
+) -> Result<(Option<PathBuf>, Vec<String>), ConfigErrors> {
+    let file = config_file
+        .map(Path::to_path_buf)
+        .or_else(|| env.get("APP_CONFIG_FILE").map(PathBuf::from));
+    let keys = match &file {
+        Some(path) => read_toml(path)?.into_keys().collect(),
+        None => Vec::new(),
+    };
+    Ok((file, keys))
+}
+
 /// Loads from the real process environment.
 pub fn load_from_process(config_file: Option<&Path>) -> Result<Config, ConfigErrors> {
-    let env: BTreeMap<String, String> = std::env::vars_os()
+    load(config_file, &process_app_env())
+}
+
+/// The process's `APP_*` variables.
+pub fn process_app_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with("APP_"))
-        .collect();
-    load(config_file, &env)
+        .collect()
 }
 
 fn read_toml(path: &Path) -> Result<BTreeMap<String, Scalar>, ConfigErrors> {

@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod settings;
 pub mod startup;

@@ -3,9 +3,8 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use auth_server::cli::{Cli, Command, KeysCommand};
-use auth_server::{config, logging, startup};
-use clap::Parser as _;
+use auth_server::cli::{Command, KeysCommand};
+use auth_server::{config, logging, settings, startup};
 
 /// Writes a line for the operator: the command's own output, never a secret.
 fn say(to_stderr: bool, text: &str) {
@@ -17,7 +16,51 @@ fn say(to_stderr: bool, text: &str) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = auth_server::cli::parse();
+    // Commands that describe the program need no valid configuration.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                *shell,
+                &mut auth_server::cli::command(),
+                "auth-server",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man { dir }) => {
+            return match auth_server::cli::write_man_pages(dir) {
+                Ok(n) => {
+                    say(
+                        false,
+                        &format!("{n} man pages written to {}", dir.display()),
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    say(
+                        true,
+                        &format!("error: cannot write man pages to {}: {e}", dir.display()),
+                    );
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Config) => {
+            let env = config::process_app_env();
+            return match settings::effective(cli.config.as_deref(), &env) {
+                Ok(lines) => {
+                    let _ = write!(std::io::stdout(), "{}", settings::render(&lines));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    say(true, &format!("error: {e}"));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let config = match config::load_from_process(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -31,6 +74,8 @@ fn main() -> ExitCode {
         Command::Serve => actix_web::rt::System::new()
             .block_on(startup::serve(config, env))
             .map(|()| None),
+        // Answered above, before the configuration was loaded.
+        Command::Config | Command::Completions { .. } | Command::Man { .. } => Ok(None),
         Command::Migrate => {
             startup::migrate(&config).map(|()| Some("migrations applied".to_owned()))
         }

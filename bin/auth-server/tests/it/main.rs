@@ -10,6 +10,7 @@ mod admin_logs;
 mod admin_secrets;
 mod admin_support;
 mod authctl;
+mod cli_help;
 mod common;
 mod e2e_oauth2;
 mod faults_keys;
