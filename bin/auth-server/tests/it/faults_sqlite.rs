@@ -96,7 +96,10 @@ async fn sixteen_concurrent_rotations_on_sqlite_all_succeed_and_none_is_lost() {
         ("APP_DATABASE_POOL_SIZE".to_owned(), "16".to_owned()),
         // Superseded secrets are tried on purpose at the end.
         ("APP_TOKEN_FAILURE_LIMIT".to_owned(), "0".to_owned()),
-        ("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".to_owned(), "0".to_owned()),
+        (
+            "APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".to_owned(),
+            "0".to_owned(),
+        ),
     ]
     .into();
     let s = spawn(
@@ -171,7 +174,10 @@ async fn a_heavier_burst_from_two_processes_on_one_sqlite_file_never_answers_500
         ("APP_DATABASE_POOL_SIZE".to_owned(), "16".to_owned()),
         // Superseded secrets are tried on purpose at the end.
         ("APP_TOKEN_FAILURE_LIMIT".to_owned(), "0".to_owned()),
-        ("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".to_owned(), "0".to_owned()),
+        (
+            "APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".to_owned(),
+            "0".to_owned(),
+        ),
     ]
     .into();
     let a = spawn(
