@@ -90,6 +90,11 @@ pub trait SecretHasher: Send + Sync {
     /// startup, every client's), so that failures cost at least what a
     /// verification against it does.
     fn observe(&self, stored: &SecretHash);
+
+    /// The BCrypt cost every failed verification costs as much as: the
+    /// highest cost stored that this process has seen, at least the
+    /// configured one.
+    fn failure_cost(&self) -> u32;
 }
 
 /// BCrypt for new hashes at `cost`; also verifies argon2id PHC strings.
@@ -298,6 +303,10 @@ impl SecretHasher for BcryptHasher {
         };
         self.dummy_at(password, self.ceiling());
         Verification::Mismatch
+    }
+
+    fn failure_cost(&self) -> u32 {
+        self.ceiling()
     }
 
     fn observe(&self, stored: &SecretHash) {

@@ -200,6 +200,9 @@ impl SecretHasher for ThreadRecordingHasher {
     fn observe(&self, stored: &SecretHash) {
         self.inner.observe(stored)
     }
+    fn failure_cost(&self) -> u32 {
+        self.inner.failure_cost()
+    }
 }
 
 #[test]
