@@ -457,11 +457,9 @@ mod tests {
                 "{presented:?}"
             );
         }
-        for spring in [format!("{{bcrypt}}{}", stored.as_str())] {
-            let spring = SecretHash::new(spring);
-            let presented = Secret::new(format!("{}\0{}", short.expose(), short.expose()));
-            assert_eq!(h.verify(&presented, &spring), Verification::Mismatch);
-        }
+        let spring = SecretHash::new(format!("{{bcrypt}}{}", stored.as_str()));
+        let presented = Secret::new(format!("{}\0{}", short.expose(), short.expose()));
+        assert_eq!(h.verify(&presented, &spring), Verification::Mismatch);
     }
 
     /// The work one call of `f` makes `h` do.
