@@ -285,6 +285,10 @@ pub fn bootstrap(
             prepared_state.hasher.observe(hash);
         }
     }
+    tracing::info!(
+        bcrypt_cost = prepared_state.hasher.failure_cost(),
+        "a failed client authentication costs two verifications at this BCrypt cost, the highest stored"
+    );
     // Seeding may have extended the catalogue.
     prepared_state.refresh_from_store();
     prepared_state.set_ready();

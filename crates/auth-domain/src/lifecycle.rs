@@ -522,6 +522,9 @@ mod tests {
         fn observe(&self, stored: &SecretHash) {
             self.0.observe(stored)
         }
+        fn failure_cost(&self) -> u32 {
+            self.0.failure_cost()
+        }
     }
 
     #[test]

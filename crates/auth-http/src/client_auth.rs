@@ -591,6 +591,26 @@ fn bcrypt_cost(hash: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn debug_of_presented_credentials_never_shows_the_secret() {
+        let form: Form = [
+            ("client_id".to_owned(), "a".to_owned()),
+            (
+                "client_secret".to_owned(),
+                "Presented-secret-5a4b".to_owned(),
+            ),
+        ]
+        .into();
+        let p = presented_credentials(None, &form).unwrap().unwrap();
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("Presented-secret-5a4b"), "{shown}");
+        let p = presented_credentials(Some(("a".into(), "Basic-secret-6c7d".into())), &Form::new())
+            .unwrap()
+            .unwrap();
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("Basic-secret-6c7d"), "{shown}");
+    }
+
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)
     }

@@ -307,3 +307,24 @@ impl Health for Store {
         self.read(|c| c.batch_execute("SELECT 1").store())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_store_config_never_shows_the_database_password() {
+        for url in [
+            "postgres://auth:Pw-store-1a2b@127.0.0.1/auth",
+            "postgres://auth@127.0.0.1/auth?password=Pw-store-1a2b",
+        ] {
+            let cfg = StoreConfig {
+                url: url.into(),
+                pool_size: 1,
+                pool_timeout: Duration::from_secs(1),
+            };
+            let shown = format!("{cfg:?}");
+            assert!(!shown.contains("Pw-store-1a2b"), "{shown}");
+        }
+    }
+}

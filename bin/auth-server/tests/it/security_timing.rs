@@ -125,8 +125,8 @@ fn plant_post_client(store: &auth_store::Store, id: &str, hash: String) {
 /// A database that already holds what an earlier configuration or an
 /// import left behind: a hash costlier than the configured cost, a Spring
 /// `{bcrypt}` hash cheaper than it, and a hash that is not BCrypt at all.
-fn database_with_mixed_costs() -> Database {
-    let db = fresh_database(Backend::Sqlite);
+fn database_with_mixed_costs(backend: Backend) -> Database {
+    let db = fresh_database(backend);
     let store = auth_store::Store::open(&auth_store::test_support::config(db.url.clone())).unwrap();
     store.migrate().unwrap();
     let secret = Secret::new("the-right-secret-0123456789");
@@ -154,7 +154,7 @@ fn database_with_mixed_costs() -> Database {
 
 /// The timed server, and the database it runs on (kept alive by the caller).
 async fn spawn_timed() -> (TestServer, Database) {
-    let db = database_with_mixed_costs();
+    let db = database_with_mixed_costs(Backend::Sqlite);
     let clients = format!(
         "{CLIENTS_YAML}    - client_id: expired-client\n      client_secret_env_var_name: EXPIRED_SECRET\n      \
          client_authentication_method: client_secret_post\n    - client_id: rotated-client\n      \
@@ -189,6 +189,27 @@ async fn spawn_timed() -> (TestServer, Database) {
     .await;
     plant_secret_states(&s).await;
     (s, db)
+}
+
+/// The cost of failures comes from every stored hash, read at startup: it
+/// is the costliest one's before the first request, not only after a
+/// request happens to read it.
+#[actix_web::test]
+async fn failures_cost_what_the_costliest_stored_hash_does_from_the_first_request() {
+    for backend in backends() {
+        let db = database_with_mixed_costs(backend);
+        let s = spawn(
+            backend,
+            Spawn {
+                settings: [("APP_BCRYPT_COST".to_owned(), CONFIGURED_COST.to_string())].into(),
+                db_url: Some(db.url.clone()),
+                ..Spawn::default()
+            },
+        )
+        .await;
+        assert_eq!(s.state.hasher.failure_cost(), STORED_COST, "{backend:?}");
+        s.stop().await;
+    }
 }
 
 /// Runs `samples` interleaved rounds of every case (after a warm-up) on

@@ -41,7 +41,8 @@ static ADMIN_HASHING: Semaphore = Semaphore::const_new(2);
 const MAX_ATTEMPTS: usize = 100;
 
 /// `POST /clients/{clientId}/secret`: the one time the plaintext is shown.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// `Debug` leaves the plaintext out.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedSecret {
     pub client_id: String,
@@ -53,8 +54,9 @@ pub struct IssuedSecret {
 }
 
 /// `POST /clients/{clientId}/secret/rotate`: the new secret, shown once, and
-/// until when the previous one still authenticates.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// until when the previous one still authenticates. `Debug` leaves the
+/// plaintext out.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RotatedSecret {
     pub client_id: String,
@@ -66,6 +68,34 @@ pub struct RotatedSecret {
     /// `min(graceExpiresAt, previous.expiresAt)`.
     #[schema(format = DateTime)]
     pub previous_secret_valid_until: String,
+}
+
+// The plaintext is serialised once, into the response; a `Debug` of these
+// values (a log line, a test failure, a panic message) must not carry it.
+impl std::fmt::Debug for IssuedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedSecret")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[REDACTED]")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RotatedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedSecret")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[REDACTED]")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field(
+                "previous_secret_valid_until",
+                &self.previous_secret_valid_until,
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -506,6 +536,36 @@ pub async fn metadata(
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    const PLAINTEXT: &str = "Zq3-plaintext-secret-shown-once-8d7e";
+
+    #[test]
+    fn debug_of_an_issued_or_rotated_secret_never_shows_the_plaintext() {
+        let issued = IssuedSecret {
+            client_id: "my-service".into(),
+            client_secret: PLAINTEXT.into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            expires_at: "2027-01-01T00:00:00.000Z".into(),
+        };
+        let rotated = RotatedSecret {
+            client_id: "my-service".into(),
+            client_secret: PLAINTEXT.into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            expires_at: "2027-01-01T00:00:00.000Z".into(),
+            previous_secret_valid_until: "2026-01-08T00:00:00.000Z".into(),
+        };
+        for shown in [
+            format!("{issued:?}"),
+            format!("{rotated:?}"),
+            format!("{issued:#?}"),
+        ] {
+            assert!(!shown.contains(PLAINTEXT), "{shown}");
+            assert!(shown.contains("my-service"), "{shown}");
+        }
+        // The response body still carries it: shown once, to the caller.
+        assert!(serde_json::to_string(&issued).unwrap().contains(PLAINTEXT));
+        assert!(serde_json::to_string(&rotated).unwrap().contains(PLAINTEXT));
+    }
 
     #[test]
     fn if_match_accepts_star_and_lists_and_never_weak_tags() {

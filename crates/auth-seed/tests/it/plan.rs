@@ -103,6 +103,35 @@ fn a_failing_lookup_is_reported_against_the_entry() {
     ), "{err}");
 }
 
+/// A validated seed holds the clients' plaintext secrets until they are
+/// hashed, and so does the plan's input; `Debug` shows neither.
+#[test]
+fn debug_of_a_validated_seed_and_its_plan_never_shows_a_secret() {
+    let v = validate_texts(
+        Some(TWO_CLIENTS),
+        None,
+        &[
+            ("OLD_SECRET", "old-secret-old-secret"),
+            ("NEW_SECRET", GOOD_SECRET),
+        ],
+    )
+    .unwrap();
+    let shown = format!("{v:?}");
+    assert!(shown.contains("new-client"), "{shown}");
+    assert!(
+        !shown.contains(GOOD_SECRET) && !shown.contains("old-secret-old-secret"),
+        "{shown}"
+    );
+    let plan = v
+        .into_plan(&BcryptHasher::new(4).unwrap(), NOW, "tester")
+        .unwrap();
+    let shown = format!("{plan:?}");
+    assert!(
+        !shown.contains(GOOD_SECRET) && !shown.contains("$2b$04$"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn into_plan_hashes_at_cost_4_and_installs_the_current_secret() {
     let v = validate_texts(
@@ -170,6 +199,9 @@ impl SecretHasher for ThreadRecordingHasher {
     }
     fn observe(&self, stored: &SecretHash) {
         self.inner.observe(stored)
+    }
+    fn failure_cost(&self) -> u32 {
+        self.inner.failure_cost()
     }
 }
 
