@@ -14,7 +14,7 @@ mod error;
 mod keys;
 
 pub use alg::SigningAlg;
-pub use claims::AccessTokenClaims;
+pub use claims::{jti_incarnation, AccessTokenClaims};
 pub use encryption::{KeyEncryption, MIN_SECRET_BYTES};
 pub use error::{TokenError, VerifyError};
 pub use keys::{generate_key, KeyRing, ACCESS_TOKEN_TYPE};
