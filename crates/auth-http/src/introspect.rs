@@ -2,13 +2,13 @@
 //! (RFC 7009), client-authenticated exactly like the token endpoint.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use auth_domain::ClientId;
 use auth_token::{AccessTokenClaims, VerifyError};
 use serde_json::json;
 
 use crate::client_auth::{authenticate, parse_client_request, store_error};
 use crate::oauth_error::{no_store, OAuthError};
 use crate::state::AppState;
+use crate::token_check::still_valid;
 
 /// Verifies one of our tokens: signature (reloading keys once for a key id
 /// this process has not seen), times, issuer when configured. `None` for
@@ -47,19 +47,12 @@ enum Activity {
     Inactive,
 }
 
-/// Whether a verified token is still active: not revoked, client not deleted.
+/// Whether a verified token is still active (see [`still_valid`]).
 fn activity(
     state: &AppState,
     claims: AccessTokenClaims,
 ) -> Result<Activity, auth_domain::StoreError> {
-    if state.repos.revocations.is_revoked(&claims.jti)? {
-        return Ok(Activity::Inactive);
-    }
-    let exists = match ClientId::parse(&claims.client_id) {
-        Ok(id) => state.repos.clients.find(&id)?.is_some(),
-        Err(_) => false,
-    };
-    Ok(if exists {
+    Ok(if still_valid(state, &claims)? {
         Activity::Active(Box::new(claims))
     } else {
         Activity::Inactive
@@ -99,6 +92,7 @@ async fn introspect_inner(
     authenticate(state, &creq).await?;
     let token = creq.form.get("token").cloned().unwrap_or_default();
     let st = state.clone();
+    state.note_blocking_token_check();
     let result = web::block(move || -> Result<Activity, auth_domain::StoreError> {
         let expected = expected_issuer(&st);
         match verify_token(&st, &token, expected.as_deref()) {

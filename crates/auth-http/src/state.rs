@@ -113,6 +113,7 @@ pub struct AppState {
     catalogue: RwLock<Option<Arc<Catalogue>>>,
     last_key_reload: std::sync::Mutex<Option<Instant>>,
     unknown_kid_reload: std::sync::Mutex<()>,
+    blocking_token_checks: std::sync::atomic::AtomicU64,
     ready: AtomicBool,
     pub verify_pool: VerifyPool,
     pub throttle: FailureThrottle,
@@ -141,6 +142,7 @@ impl AppState {
             catalogue: RwLock::new(None),
             last_key_reload: std::sync::Mutex::new(None),
             unknown_kid_reload: std::sync::Mutex::new(()),
+            blocking_token_checks: std::sync::atomic::AtomicU64::new(0),
             ready: AtomicBool::new(false),
             verify_pool,
             throttle,
@@ -168,6 +170,22 @@ impl AppState {
     /// `keys rotate`, and when a token names a key id this process has not
     /// seen (another replica rotated).
     pub fn reload_keys(&self) -> Result<KeyRing, ReloadError> {
+        self.reload_keys_for("scheduled")
+    }
+
+    /// How many token checks (introspection, admin bearer tokens) have
+    /// handed work to the blocking pool since startup.
+    pub fn blocking_token_checks(&self) -> u64 {
+        self.blocking_token_checks.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_blocking_token_check(&self) {
+        self.blocking_token_checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn reload_keys_for(&self, cause: &'static str) -> Result<KeyRing, ReloadError> {
+        self.metrics
+            .inc("signing_key_reloads_total", &[("cause", cause)]);
         let stored = self.repos.keys.list().map_err(ReloadError::Store)?;
         let now = auth_domain::now_ms();
         let ring = KeyRing::load(
@@ -209,7 +227,7 @@ impl AppState {
         if let Some(t) = last {
             std::thread::sleep(MIN_UNKNOWN_KID_RELOAD_INTERVAL.saturating_sub(t.elapsed()));
         }
-        self.reload_keys().ok()
+        self.reload_keys_for("unknown_kid").ok()
     }
 
     /// The catalogue (built-in plus stored extensions). It changes only when

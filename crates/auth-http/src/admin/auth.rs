@@ -10,12 +10,12 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use auth_domain::ClientId;
 
 use super::problem::Problem;
 use crate::introspect::verify_token;
 use crate::proxy::effective;
 use crate::state::AppState;
+use crate::token_check::still_valid;
 
 /// A verified admin caller: the `sub` of its token is the audit actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,27 +64,13 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
 
 /// Verifies the token (signature with our keys, reloading them once for an
 /// unknown key id; `exp`/`nbf`; `iss` when `APP_ISSUER` is set), then that
-/// its `jti` is not revoked and its client still exists. Blocking.
+/// it is still valid ([`still_valid`]: not revoked, issued to the client
+/// that exists now). Blocking.
 fn verify_caller(state: &AppState, token: &str) -> Result<AdminCaller, Problem> {
     let retry = state.retry_after_secs();
     let claims = verify_token(state, token, state.config.issuer.as_deref())
         .ok_or_else(Problem::invalid_token)?;
-    if state
-        .repos
-        .revocations
-        .is_revoked(&claims.jti)
-        .map_err(|e| Problem::from_store(&e, retry))?
-    {
-        return Err(Problem::invalid_token());
-    }
-    let client = ClientId::parse(&claims.client_id).map_err(|_| Problem::invalid_token())?;
-    if state
-        .repos
-        .clients
-        .find(&client)
-        .map_err(|e| Problem::from_store(&e, retry))?
-        .is_none()
-    {
+    if !still_valid(state, &claims).map_err(|e| Problem::from_store(&e, retry))? {
         return Err(Problem::invalid_token());
     }
     Ok(AdminCaller {
@@ -106,6 +92,7 @@ async fn extract(req: HttpRequest) -> Result<AdminCaller, Problem> {
         return Err(Problem::invalid_token());
     };
     let retry = state.retry_after_secs();
+    state.note_blocking_token_check();
     let outcome = web::block(move || verify_caller(&state, &token))
         .await
         .map_err(|_| Problem::unavailable(retry))?;
