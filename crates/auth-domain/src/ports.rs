@@ -220,6 +220,17 @@ pub trait SigningKeyRepository: Send + Sync {
 
     /// Stores `key` as the active key and retires the previous one, atomically.
     fn rotate(&self, key: &NewSigningKey) -> Result<StoredSigningKey, StoreError>;
+
+    /// Deletes the key `kid` at once (a compromised key), under the same
+    /// lock as `rotate`. When it is the active key, first stores `make()`'s
+    /// key as the active one, in the same transaction, so that there is
+    /// always exactly one active key; returns that new key. MUST return
+    /// `NotFound` for an unknown `kid`, and change nothing when `make` fails.
+    fn revoke(
+        &self,
+        kid: &str,
+        make: &mut dyn FnMut() -> Result<NewSigningKey, String>,
+    ) -> Result<Option<StoredSigningKey>, StoreError>;
 }
 
 pub trait RevocationRepository: Send + Sync {

@@ -4,8 +4,8 @@
 use auth_domain::lifecycle::{CurrentSecret, PreviousSecret};
 use auth_domain::time_util::{from_epoch_ms, to_epoch_ms};
 use auth_domain::{
-    new_incarnation, Client, ClientAuthMethod, ClientId, ClientRepository, ClientSettings, ClientType, NewClient,
-    ScopeSet, SecretHash, SecretSlots, Slot, StoreError,
+    new_incarnation, Client, ClientAuthMethod, ClientId, ClientRepository, ClientSettings,
+    ClientType, NewClient, ScopeSet, SecretHash, SecretSlots, Slot, StoreError,
 };
 use diesel::prelude::*;
 

@@ -126,7 +126,8 @@ fn jti_for(incarnation: &str) -> Result<String, TokenError> {
 /// first `.`, or `""` (legacy) when there is none. A token is valid only
 /// while its client's stored incarnation equals this.
 pub fn jti_incarnation(jti: &str) -> &str {
-    jti.split_once('.').map_or("", |(incarnation, _)| incarnation)
+    jti.split_once('.')
+        .map_or("", |(incarnation, _)| incarnation)
 }
 
 fn sorted(names: impl IntoIterator<Item = String>) -> Vec<String> {

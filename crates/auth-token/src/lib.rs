@@ -17,4 +17,7 @@ pub use alg::SigningAlg;
 pub use claims::{jti_incarnation, AccessTokenClaims};
 pub use encryption::{KeyEncryption, MIN_SECRET_BYTES};
 pub use error::{TokenError, VerifyError};
-pub use keys::{generate_key, KeyRing, ACCESS_TOKEN_TYPE};
+pub use keys::{
+    generate_key, KeyRing, KeyState, ACCESS_TOKEN_TYPE, MAX_ISSUED_AHEAD, MAX_TOKEN_LIFETIME,
+    RETIRED_KEY_WINDOW,
+};

@@ -13,7 +13,11 @@ async fn the_periodic_refresh_purges_revocations_of_expired_tokens_only() {
         let store = open_store(&s);
         let now = auth_domain::now_ms();
         store
-            .revoke("expired-jti", "my-service", now - time::Duration::seconds(5))
+            .revoke(
+                "expired-jti",
+                "my-service",
+                now - time::Duration::seconds(5),
+            )
             .unwrap();
         store
             .revoke("valid-jti", "my-service", now + time::Duration::minutes(30))

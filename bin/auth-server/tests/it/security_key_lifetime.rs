@@ -113,7 +113,13 @@ async fn a_token_over_a_day_long_or_issued_in_the_future_is_invalid_even_with_ou
         assert_valid(&s, &ahead, true, "iat 30 s ahead").await;
 
         let long = forge(now - 10, now - 10, now - 10 + 86_401);
-        assert_valid(&s, &long, false, &format!("{backend:?}: exp - iat = 24 h + 1 s")).await;
+        assert_valid(
+            &s,
+            &long,
+            false,
+            &format!("{backend:?}: exp - iat = 24 h + 1 s"),
+        )
+        .await;
         let future = forge(now + 120, now - 1, now + 600);
         assert_valid(&s, &future, false, &format!("{backend:?}: iat 120 s ahead")).await;
         assert_valid(&s, &real, true, "the real token").await;
@@ -189,7 +195,8 @@ where
 
 /// The row of `kid` in `keys list`'s output.
 fn listed<'a>(out: &'a str, kid: &str) -> Option<&'a str> {
-    out.lines().find(|l| l.split_whitespace().next() == Some(kid))
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(kid))
 }
 
 #[actix_web::test]
@@ -211,7 +218,11 @@ async fn keys_list_and_keys_revoke_work_against_a_running_server() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let listing = String::from_utf8_lossy(&out.stdout).into_owned();
         let header: Vec<&str> = listing.lines().next().unwrap().split_whitespace().collect();
-        assert_eq!(header, ["KID", "ALG", "CREATED", "RETIRED", "STATE"], "{listing}");
+        assert_eq!(
+            header,
+            ["KID", "ALG", "CREATED", "RETIRED", "STATE"],
+            "{listing}"
+        );
         let row2 = listed(&listing, &k2).unwrap_or_else(|| panic!("{k2} missing: {listing}"));
         assert!(row2.contains("RS256") && row2.ends_with("active"), "{row2}");
         let row1 = listed(&listing, &k1).unwrap_or_else(|| panic!("{k1} missing: {listing}"));
@@ -242,8 +253,18 @@ async fn keys_list_and_keys_revoke_work_against_a_running_server() {
         let said = text(&out);
         let listing = String::from_utf8_lossy(&cli(&s, &["keys", "list"]).stdout).into_owned();
         assert_eq!(listing.lines().count(), 2, "{listing}");
-        let k3 = listing.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-        assert!(listed(&listing, &k3).unwrap().ends_with("active"), "{listing}");
+        let k3 = listing
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(
+            listed(&listing, &k3).unwrap().ends_with("active"),
+            "{listing}"
+        );
         assert!(said.contains(&k2) && said.contains(&k3), "{said}");
         within_reload_interval("the revoked active key to stop verifying", || async {
             !active(&s, &t2).await
@@ -256,7 +277,7 @@ async fn keys_list_and_keys_revoke_work_against_a_running_server() {
         .await;
         let t3 = admin_token(&s).await;
         assert_valid(&s, &t3, true, "a token of the replacement key").await;
-        assert_eq!(jwks_kids(&s).await, [k3.clone()], "{backend:?}");
+        assert_eq!(jwks_kids(&s).await, [k3], "{backend:?}");
 
         // An unknown key id is a clear error.
         let out = cli(&s, &["keys", "revoke", "no-such-kid"]);

@@ -63,7 +63,10 @@ async fn a_client_created_again_through_the_admin_api_does_not_revive_old_tokens
         assert_eq!(admin_get_status(&s, &old).await, 200, "{backend:?}");
 
         delete_x(&s, &by).await;
-        assert!(!active(&s, &old).await, "{backend:?}: active after the deletion");
+        assert!(
+            !active(&s, &old).await,
+            "{backend:?}: active after the deletion"
+        );
 
         // The same id again, with a secret and the same service account.
         let r = send(json_body(
@@ -74,10 +77,18 @@ async fn a_client_created_again_through_the_admin_api_does_not_revive_old_tokens
         assert_eq!(r.status, 201, "{:?}", r.body);
         let keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
         assert!(
-            !keys.iter().any(|k| k.to_lowercase().contains("incarnation")),
+            !keys
+                .iter()
+                .any(|k| k.to_lowercase().contains("incarnation")),
             "the admin API shows the incarnation: {keys:?}"
         );
-        let r = send(admin(&s, Method::POST, &format!("/clients/{X}/secret"), &by)).await;
+        let r = send(admin(
+            &s,
+            Method::POST,
+            &format!("/clients/{X}/secret"),
+            &by,
+        ))
+        .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         let secret = r.body["clientSecret"].as_str().unwrap().to_owned();
         let r = send(admin(

@@ -529,6 +529,7 @@ fn base_client() -> impl Strategy<Value = Client> {
                 previous: None,
             },
             secrets_version: 0,
+            incarnation: String::new(),
         })
 }
 
