@@ -22,6 +22,7 @@ fn client() -> Client {
             previous: None,
         },
         secrets_version: 0,
+        incarnation: String::new(),
     }
 }
 

@@ -52,8 +52,15 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create a new signing key of APP_SIGNING_ALG and make it the active one; old keys stay published.
+    /// Create a new signing key of APP_SIGNING_ALG and make it the active one; old keys keep verifying and stay published for 24 h + 60 s.
     Rotate,
+    /// List the signing keys: kid, algorithm, created, retired, and state (active, retired (still verifying), expired).
+    List,
+    /// Remove a signing key at once (a compromised key): running servers stop accepting its tokens within their key-reload interval. Revoking the active key first makes a new key of APP_SIGNING_ALG active.
+    Revoke {
+        /// The key id (`kid`) to remove, as `keys list` shows it.
+        kid: String,
+    },
 }
 
 /// The command definition with the settings table after the help text

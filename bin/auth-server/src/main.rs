@@ -84,6 +84,19 @@ fn main() -> ExitCode {
         } => {
             startup::rotate_keys(&config).map(|kid| Some(format!("new active signing key: {kid}")))
         }
+        Command::Keys {
+            command: KeysCommand::List,
+        } => startup::list_keys(&config).map(Some),
+        Command::Keys {
+            command: KeysCommand::Revoke { kid },
+        } => startup::revoke_key(&config, &kid).map(|replacement| {
+            Some(match replacement {
+                None => format!("revoked signing key {kid}"),
+                Some(new) => {
+                    format!("revoked signing key {kid}; new active signing key: {new}")
+                }
+            })
+        }),
         Command::Check => {
             for warning in startup::warnings(&config) {
                 say(true, &format!("warning: {warning}"));

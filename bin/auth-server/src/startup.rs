@@ -16,7 +16,7 @@ use auth_http::proxy::TrustedProxies;
 use auth_http::{AppState, Application, HttpConfig, Repos};
 use auth_seed::{SeedRules, SeedSources};
 use auth_store::{Backend, Store, StoreConfig};
-use auth_token::{generate_key, KeyEncryption, SigningAlg};
+use auth_token::{generate_key, KeyEncryption, KeyState, SigningAlg};
 
 use crate::config::{redact_message, redact_url, Config};
 
@@ -99,8 +99,7 @@ pub fn http_config(config: &Config) -> Result<HttpConfig, StartupError> {
         token_failure_limit_per_client: config.token_failure_limit_per_client,
         secret_policy: config.secret_policy,
         pool_timeout: config.database_pool_timeout,
-        // The longest token lifetime a client may have is 1440 minutes.
-        publish_retired_keys_for: time::Duration::minutes(1440),
+        retired_key_window: auth_token::RETIRED_KEY_WINDOW,
     })
 }
 
@@ -349,6 +348,110 @@ pub fn rotate_keys(config: &Config) -> Result<String, StartupError> {
         })
         .map_err(db_err)?;
     Ok(stored.kid)
+}
+
+/// `auth-server keys list`: one row per stored key, newest first, with its
+/// state now (active, retired and still verifying, or expired).
+pub fn list_keys(config: &Config) -> Result<String, StartupError> {
+    let store = open_store(config)?;
+    let db_err = |e: StoreError| StartupError::Database {
+        url: redact_url(&config.database_url),
+        message: e.to_string(),
+    };
+    store.migrate().map_err(db_err)?;
+    let keys = SigningKeyRepository::list(&store).map_err(db_err)?;
+    let now = auth_domain::now_ms();
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    let instant = |t: time::OffsetDateTime| {
+        t.to_offset(time::UtcOffset::UTC)
+            .format(&format)
+            .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    };
+    let rows: Vec<[String; 5]> = keys
+        .iter()
+        .map(|k| {
+            [
+                k.kid.clone(),
+                k.alg.clone(),
+                instant(k.created_at),
+                k.retired_at.map_or_else(|| "-".to_owned(), instant),
+                KeyState::of(k.retired_at, now, auth_token::RETIRED_KEY_WINDOW)
+                    .describe()
+                    .to_owned(),
+            ]
+        })
+        .collect();
+    Ok(table(["KID", "ALG", "CREATED", "RETIRED", "STATE"], &rows))
+}
+
+/// Columns padded to their widest cell, two spaces apart; the last column
+/// is not padded.
+fn table(header: [&str; 5], rows: &[[String; 5]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out
+    };
+    let mut lines = vec![line(header)];
+    lines.extend(rows.iter().map(|r| line(r.each_ref().map(String::as_str))));
+    lines.join("\n")
+}
+
+/// `auth-server keys revoke KID`: deletes the key; when it was the active
+/// one, a new key of `APP_SIGNING_ALG` takes over in the same transaction.
+/// Returns the new active key's id, if one was made. Running servers drop
+/// the key at their next key reload.
+pub fn revoke_key(config: &Config, kid: &str) -> Result<Option<String>, StartupError> {
+    let store = open_store(config)?;
+    let db_err = |e: StoreError| StartupError::Database {
+        url: redact_url(&config.database_url),
+        message: e.to_string(),
+    };
+    store.migrate().map_err(db_err)?;
+    let enc = key_encryption(config)?;
+    let alg = signing_alg(config)?;
+    let now = auth_domain::now_ms();
+    let replacement = match SigningKeyRepository::revoke(&store, kid, &mut || {
+        generate_key(alg, now, &enc).map_err(|e| e.to_string())
+    }) {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => {
+            return Err(StartupError::Keys(format!(
+                "no signing key with kid {kid:?} (see auth-server keys list)"
+            )))
+        }
+        Err(e) => return Err(db_err(e)),
+    };
+    let event = |action: &str, target: &str| NewAuditEvent {
+        at: now,
+        actor: "cli".into(),
+        action: action.into(),
+        target_type: "signing_key".into(),
+        target_id: target.to_owned(),
+        outcome: AuditOutcome::Success,
+    };
+    if let Some(new) = &replacement {
+        store
+            .record(&event("signing_key.rotate", &new.kid))
+            .map_err(db_err)?;
+    }
+    store
+        .record(&event("signing_key.revoke", kid))
+        .map_err(db_err)?;
+    Ok(replacement.map(|k| k.kid))
 }
 
 /// `auth-server check`: every problem, without touching the database.

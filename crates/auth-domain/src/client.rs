@@ -105,6 +105,12 @@ pub struct Client {
     /// Bumped by every secret issue, rotation and deletion (never by a hash
     /// upgrade); optimistic concurrency and the admin API's ETag use it.
     pub secrets_version: i64,
+    /// A random value the store gives the client each time it is created
+    /// ([`new_incarnation`]); its tokens carry it, so a client deleted and
+    /// created again under the same id is told apart from the one before.
+    /// `""` for a client stored before incarnations existed ("legacy").
+    /// Internal: never shown by the admin API.
+    pub incarnation: String,
 }
 
 /// A client to create.
@@ -131,6 +137,17 @@ impl NewClient {
             created_at: self.created_at,
             secrets: self.secrets,
             secrets_version: 0,
+            incarnation: String::new(),
         }
     }
+}
+
+/// A fresh client incarnation: 8 bytes from the OS CSPRNG, base64url
+/// without padding (11 characters, never a `.`). Stores call it for every
+/// client they create, whatever the path (admin API, seeding).
+pub fn new_incarnation() -> Result<String, getrandom::Error> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }

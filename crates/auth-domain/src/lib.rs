@@ -20,7 +20,9 @@ pub mod time_util;
 
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, NewAuditEvent};
 pub use catalogue::{Catalogue, CatalogueError, Group, Permission, Role};
-pub use client::{Client, ClientAuthMethod, ClientSettings, ClientType, NewClient};
+pub use client::{
+    new_incarnation, Client, ClientAuthMethod, ClientSettings, ClientType, NewClient,
+};
 pub use duration::{parse_duration, DurationError};
 pub use hasher::{BcryptHasher, HashError, SecretHasher, Verification};
 pub use ids::{ClientId, ClientIdError};

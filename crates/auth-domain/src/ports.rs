@@ -57,6 +57,8 @@ pub trait ClientRepository: Send + Sync {
     fn list(&self) -> Result<Vec<Client>, StoreError>;
 
     /// MUST return `Duplicate` when the id exists (whatever its type).
+    /// MUST give the client a fresh [`crate::new_incarnation`], returned in
+    /// the `Client` and by every later `find` and `list`.
     fn create(&self, client: &NewClient) -> Result<Client, StoreError>;
 
     /// MUST return `NotFound` for an unknown id.
@@ -133,6 +135,8 @@ pub struct BootstrapPlan {
     /// Catalogue entries to add or replace by name.
     pub catalogue: Catalogue,
     /// Clients to create when absent; an existing id is skipped untouched.
+    /// Each created client gets a fresh incarnation, as with
+    /// `ClientRepository::create`.
     pub clients: Vec<NewClient>,
     /// Accounts to create or update, each with the client to link, if any.
     pub service_accounts: Vec<(ServiceAccount, Option<ClientId>)>,
@@ -216,6 +220,17 @@ pub trait SigningKeyRepository: Send + Sync {
 
     /// Stores `key` as the active key and retires the previous one, atomically.
     fn rotate(&self, key: &NewSigningKey) -> Result<StoredSigningKey, StoreError>;
+
+    /// Deletes the key `kid` at once (a compromised key), under the same
+    /// lock as `rotate`. When it is the active key, first stores `make()`'s
+    /// key as the active one, in the same transaction, so that there is
+    /// always exactly one active key; returns that new key. MUST return
+    /// `NotFound` for an unknown `kid`, and change nothing when `make` fails.
+    fn revoke(
+        &self,
+        kid: &str,
+        make: &mut dyn FnMut() -> Result<NewSigningKey, String>,
+    ) -> Result<Option<StoredSigningKey>, StoreError>;
 }
 
 pub trait RevocationRepository: Send + Sync {

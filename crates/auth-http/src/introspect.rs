@@ -2,75 +2,12 @@
 //! (RFC 7009), client-authenticated exactly like the token endpoint.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use auth_domain::ClientId;
-use auth_token::{AccessTokenClaims, VerifyError};
 use serde_json::json;
 
 use crate::client_auth::{authenticate, parse_client_request, store_error};
 use crate::oauth_error::{no_store, OAuthError};
 use crate::state::AppState;
-
-/// Verifies one of our tokens: signature (reloading keys once for a key id
-/// this process has not seen), times, issuer when configured. `None` for
-/// anything that is not a valid token of ours.
-pub fn verify_token(
-    state: &AppState,
-    token: &str,
-    expected_issuer: Option<&str>,
-) -> Option<AccessTokenClaims> {
-    let ring = state.key_ring()?;
-    let now = auth_domain::now_ms();
-    match ring.verify(token, now, expected_issuer) {
-        Ok(c) => Some(c),
-        Err(VerifyError::UnknownKid) => state
-            .key_ring_with(&header_kid(token)?)?
-            .verify(token, now, expected_issuer)
-            .ok(),
-        Err(_) => None,
-    }
-}
-
-/// The `kid` of a JWS compact token's header, if it has one.
-fn header_kid(token: &str) -> Option<String> {
-    use base64::Engine as _;
-    let header = token.split('.').next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    value.get("kid")?.as_str().map(str::to_owned)
-}
-
-#[derive(Debug)]
-enum Activity {
-    Active(Box<AccessTokenClaims>),
-    Inactive,
-}
-
-/// Whether a verified token is still active: not revoked, client not deleted.
-fn activity(
-    state: &AppState,
-    claims: AccessTokenClaims,
-) -> Result<Activity, auth_domain::StoreError> {
-    if state.repos.revocations.is_revoked(&claims.jti)? {
-        return Ok(Activity::Inactive);
-    }
-    let exists = match ClientId::parse(&claims.client_id) {
-        Ok(id) => state.repos.clients.find(&id)?.is_some(),
-        Err(_) => false,
-    };
-    Ok(if exists {
-        Activity::Active(Box::new(claims))
-    } else {
-        Activity::Inactive
-    })
-}
-
-/// The issuer a token must carry: `APP_ISSUER` when set (SPEC §7 compares
-/// only then); else none is required, since the signature proves origin.
-fn expected_issuer(state: &AppState) -> Option<String> {
-    state.config.issuer.clone()
-}
+use crate::token_check::{check, verify_signature, CheckError};
 
 /// RFC 7662 token introspection.
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
@@ -98,22 +35,15 @@ async fn introspect_inner(
     let creq = parse_client_request(state, req, payload, &["token"]).await?;
     authenticate(state, &creq).await?;
     let token = creq.form.get("token").cloned().unwrap_or_default();
-    let st = state.clone();
-    let result = web::block(move || -> Result<Activity, auth_domain::StoreError> {
-        let expected = expected_issuer(&st);
-        match verify_token(&st, &token, expected.as_deref()) {
-            Some(claims) => activity(&st, claims),
-            None => Ok(Activity::Inactive),
-        }
-    })
-    .await
-    .map_err(|_| OAuthError::TemporarilyUnavailable {
-        retry_after: state.retry_after_secs(),
-    })?
-    .map_err(|e| store_error(state, &e))?;
+    let result = check(state, &token).await.map_err(|e| match e {
+        CheckError::Store(e) => store_error(state, &e),
+        CheckError::Unavailable => OAuthError::TemporarilyUnavailable {
+            retry_after: state.retry_after_secs(),
+        },
+    })?;
     let body = match result {
-        Activity::Inactive => json!({"active": false}),
-        Activity::Active(c) => json!({
+        None => json!({"active": false}),
+        Some(c) => json!({
             "active": true,
             "client_id": c.client_id,
             "sub": c.sub,
@@ -166,19 +96,20 @@ async fn revoke_inner(
     let creq = parse_client_request(state, req, payload, &["token"]).await?;
     let client = authenticate(state, &creq).await?;
     let token = creq.form.get("token").cloned().unwrap_or_default();
+    let Some(claims) = verify_signature(state, &token).await else {
+        return Ok(revoked_or_nothing_to_do());
+    };
+    if claims.client_id != client.id.as_str() {
+        return Ok(revoked_or_nothing_to_do());
+    }
     let st = state.clone();
     web::block(move || -> Result<(), auth_domain::StoreError> {
-        let expected = expected_issuer(&st);
-        if let Some(claims) = verify_token(&st, &token, expected.as_deref()) {
-            if claims.client_id == client.id.as_str() {
-                let exp = time::OffsetDateTime::from_unix_timestamp(claims.exp)
-                    .unwrap_or_else(|_| auth_domain::now_ms());
-                st.repos
-                    .revocations
-                    .revoke(&claims.jti, &claims.client_id, exp)?;
-                tracing::info!("revoked an access token at its client's request");
-            }
-        }
+        let exp = time::OffsetDateTime::from_unix_timestamp(claims.exp)
+            .unwrap_or_else(|_| auth_domain::now_ms());
+        st.repos
+            .revocations
+            .revoke(&claims.jti, &claims.client_id, exp)?;
+        tracing::info!("revoked an access token at its client's request");
         Ok(())
     })
     .await
@@ -186,7 +117,13 @@ async fn revoke_inner(
         retry_after: state.retry_after_secs(),
     })?
     .map_err(|e| store_error(state, &e))?;
+    Ok(revoked_or_nothing_to_do())
+}
+
+/// RFC 7009 §2.2: 200 whether the token was revoked now, before, or is
+/// not one the client may revoke.
+fn revoked_or_nothing_to_do() -> HttpResponse {
     let mut b = HttpResponse::Ok();
     no_store(&mut b);
-    Ok(b.finish())
+    b.finish()
 }

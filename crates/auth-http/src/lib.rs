@@ -18,6 +18,7 @@ pub mod secret_cache;
 pub mod state;
 pub mod throttle;
 pub mod token;
+pub mod token_check;
 pub mod verify_pool;
 
 pub use app::{Application, ROUTES};

@@ -39,6 +39,9 @@ fn help(name: &str) -> &'static str {
             "Requests answered by an identical verification already running"
         }
         "verified_secret_cache_total" => "Verified-secret cache lookups by result",
+        "signing_key_reloads_total" => {
+            "Signing-key reloads from the database, by cause (scheduled or unknown_kid)"
+        }
         "secret_hash_upgrades_total" => {
             "Re-hashes of weaker stored secret hashes after a login, by outcome"
         }

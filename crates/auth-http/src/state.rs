@@ -2,7 +2,7 @@
 //! the signing keys, the verification pool, the failure throttle and the
 //! metrics. Built once per `Application`; nothing here is global.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -46,9 +46,9 @@ pub struct HttpConfig {
     pub secret_policy: SecretPolicy,
     /// `APP_DATABASE_POOL_TIMEOUT`, also the `Retry-After` of a 503.
     pub pool_timeout: Duration,
-    /// How long retired signing keys stay published: at least the longest
-    /// token lifetime (1440 minutes).
-    pub publish_retired_keys_for: time::Duration,
+    /// How long a key retired by rotation keeps verifying and stays
+    /// published; the server uses `auth_token::RETIRED_KEY_WINDOW`.
+    pub retired_key_window: time::Duration,
 }
 
 impl HttpConfig {
@@ -117,15 +117,42 @@ impl Repos {
 /// The shortest interval between two key reloads caused by unknown key ids.
 pub const MIN_UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The loaded key ring and the number of the load that made it.
+struct LoadedRing {
+    load: u64,
+    ring: KeyRing,
+}
+
+/// The shared key reload for unknown key ids: callers wait on `done` for a
+/// generation; one task per generation reloads.
+struct UnknownKidReload {
+    schedule: std::sync::Mutex<ReloadSchedule>,
+    /// The last generation whose reload has finished.
+    done: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct ReloadSchedule {
+    /// The newest generation scheduled.
+    scheduled: u64,
+    /// Whether that generation has yet to begin reading the database: only
+    /// then may a newly arrived caller wait for it, because a read that
+    /// began earlier may predate the key the caller's token names.
+    pending: bool,
+}
+
 pub struct AppState {
     pub config: HttpConfig,
     pub repos: Repos,
     pub hasher: Arc<dyn SecretHasher>,
     pub key_encryption: KeyEncryption,
-    keys: RwLock<Option<KeyRing>>,
+    keys: RwLock<Option<LoadedRing>>,
+    /// Numbers the key loads in the order they begin reading.
+    key_loads: AtomicU64,
     catalogue: RwLock<Option<Arc<Catalogue>>>,
     last_key_reload: std::sync::Mutex<Option<Instant>>,
-    unknown_kid_reload: std::sync::Mutex<()>,
+    unknown_kid_reload: UnknownKidReload,
+    blocking_token_checks: AtomicU64,
     ready: AtomicBool,
     pub verify_pool: VerifyPool,
     pub throttle: FailureThrottle,
@@ -155,9 +182,14 @@ impl AppState {
             hasher,
             key_encryption,
             keys: RwLock::new(None),
+            key_loads: AtomicU64::new(0),
             catalogue: RwLock::new(None),
             last_key_reload: std::sync::Mutex::new(None),
-            unknown_kid_reload: std::sync::Mutex::new(()),
+            unknown_kid_reload: UnknownKidReload {
+                schedule: std::sync::Mutex::new(ReloadSchedule::default()),
+                done: tokio::sync::watch::Sender::new(0),
+            },
+            blocking_token_checks: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             verify_pool,
             throttle,
@@ -178,55 +210,96 @@ impl AppState {
 
     /// The current key ring, if startup has loaded one.
     pub fn key_ring(&self) -> Option<KeyRing> {
-        self.keys.read().ok().and_then(|k| k.clone())
+        self.keys
+            .read()
+            .ok()
+            .and_then(|k| k.as_ref().map(|l| l.ring.clone()))
     }
 
     /// Loads the keys from the database (blocking). Called at startup, after
-    /// `keys rotate`, and when a token names a key id this process has not
-    /// seen (another replica rotated).
+    /// `keys rotate`, and periodically by [`spawn_refresher`].
     pub fn reload_keys(&self) -> Result<KeyRing, ReloadError> {
+        self.reload_keys_for("scheduled")
+    }
+
+    /// How many token checks (introspection, admin bearer tokens) have
+    /// handed work to the blocking pool since startup. Only a token whose
+    /// signature verified does: its revocation and client rows are read
+    /// there.
+    pub fn blocking_token_checks(&self) -> u64 {
+        self.blocking_token_checks.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_blocking_token_check(&self) {
+        self.blocking_token_checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Loads the keys and installs them unless a load that began later has
+    /// installed its ring already: two loads may finish out of order, and
+    /// the older one must not bring back a key revoked in between.
+    fn reload_keys_for(&self, cause: &'static str) -> Result<KeyRing, ReloadError> {
+        self.metrics
+            .inc("signing_key_reloads_total", &[("cause", cause)]);
+        if let Ok(mut t) = self.last_key_reload.lock() {
+            *t = Some(Instant::now());
+        }
+        let load = self.key_loads.fetch_add(1, Ordering::SeqCst) + 1;
         let stored = self.repos.keys.list().map_err(ReloadError::Store)?;
         let now = auth_domain::now_ms();
         let ring = KeyRing::load(
             &stored,
             &self.key_encryption,
             now,
-            self.config.publish_retired_keys_for,
+            self.config.retired_key_window,
         )
         .map_err(|e| ReloadError::Keys(e.to_string()))?;
-        if let Ok(mut k) = self.keys.write() {
-            *k = Some(ring.clone());
+        let mut installed = self
+            .keys
+            .write()
+            .map_err(|_| ReloadError::Keys("the key ring lock is poisoned".to_owned()))?;
+        match installed.as_ref() {
+            Some(newer) if newer.load > load => Ok(newer.ring.clone()),
+            _ => {
+                *installed = Some(LoadedRing {
+                    load,
+                    ring: ring.clone(),
+                });
+                Ok(ring)
+            }
         }
-        if let Ok(mut t) = self.last_key_reload.lock() {
-            *t = Some(Instant::now());
-        }
-        Ok(ring)
     }
 
     /// The key ring, reloaded if it does not hold `kid` (a key another
     /// replica or `keys rotate` created after this process last loaded).
-    /// Reloads for unknown key ids are serialised and at most one per
-    /// second: a caller inside that second waits for the next reload
-    /// (this blocks: call it off the async workers) instead of rejecting a
-    /// genuine token signed a moment ago, and every caller that arrived
-    /// before a reload is answered by it, so a flood of made-up key ids
-    /// costs one query a second, not one per request.
-    pub fn key_ring_with(&self, kid: &str) -> Option<KeyRing> {
-        let arrived = Instant::now();
-        let _serial = self.unknown_kid_reload.lock().ok()?;
-        let ring = self.key_ring();
-        if ring.as_ref().is_some_and(|r| r.contains_kid(kid)) {
-            return ring;
+    ///
+    /// The wait is asynchronous and shared: every caller waits for one
+    /// reload that begins after it arrived, and one task per reload reads
+    /// the database (on the blocking pool), at most once per
+    /// [`MIN_UNKNOWN_KID_RELOAD_INTERVAL`]. So a genuine token signed a
+    /// moment ago verifies, while a flood of made-up key ids costs one
+    /// query per interval and holds no thread while it waits.
+    pub async fn key_ring_with(self: &Arc<Self>, kid: &str) -> Option<KeyRing> {
+        if let Some(ring) = self.key_ring().filter(|r| r.contains_kid(kid)) {
+            return Some(ring);
         }
-        let last = self.last_key_reload.lock().ok().and_then(|t| *t);
-        if last.is_some_and(|t| t >= arrived) {
-            // Reloaded while this caller waited: the key is not there.
-            return ring;
+        let mut done = self.unknown_kid_reload.done.subscribe();
+        let (generation, start) = {
+            let mut schedule = self.unknown_kid_reload.schedule.lock().ok()?;
+            if schedule.pending {
+                (schedule.scheduled, false)
+            } else {
+                schedule.scheduled += 1;
+                schedule.pending = true;
+                (schedule.scheduled, true)
+            }
+        };
+        if start {
+            actix_web::rt::spawn(unknown_kid_reload(self.clone(), generation));
         }
-        if let Some(t) = last {
-            std::thread::sleep(MIN_UNKNOWN_KID_RELOAD_INTERVAL.saturating_sub(t.elapsed()));
-        }
-        self.reload_keys().ok()
+        done.wait_for(|finished| *finished >= generation)
+            .await
+            .ok()?;
+        self.key_ring()
     }
 
     /// The catalogue (built-in plus stored extensions). It changes only when
@@ -247,15 +320,23 @@ impl AppState {
         Ok(loaded)
     }
 
-    /// Re-reads what other replicas (or `auth-server keys rotate`) may have
-    /// changed: the signing keys and the catalogue. Failures keep the old
-    /// values; the next round tries again.
+    /// Re-reads what other replicas (or `auth-server keys rotate` and
+    /// `keys revoke`) may have changed: the signing keys and the catalogue;
+    /// and does the housekeeping: revocation records of tokens that have
+    /// expired are purged, since an expired token is invalid anyway.
+    /// Failures keep the old values; the next round tries again.
     pub fn refresh_from_store(&self) {
         if let Err(e) = self.reload_keys() {
             tracing::warn!(error = %e, "could not refresh the signing keys");
         }
         if let Err(e) = self.reload_catalogue() {
             tracing::warn!(error = %e, "could not refresh the catalogue");
+        }
+        match self.repos.revocations.purge_expired(auth_domain::now_ms()) {
+            Ok(purged) => {
+                tracing::debug!(purged, "purged the revocation records of expired tokens");
+            }
+            Err(e) => tracing::warn!(error = %e, "could not purge old revocation records"),
         }
     }
 
@@ -265,8 +346,37 @@ impl AppState {
     }
 }
 
-/// Refreshes keys and catalogue every `every` on a background thread, which
-/// ends when the application state is dropped.
+/// One generation of the shared unknown-kid reload: waits for the previous
+/// generation and for the interval since the last reload, asynchronously,
+/// then reads the keys once on the blocking pool and wakes its waiters.
+async fn unknown_kid_reload(state: Arc<AppState>, generation: u64) {
+    let mut done = state.unknown_kid_reload.done.subscribe();
+    let _ = done.wait_for(|finished| *finished + 1 >= generation).await;
+    let last = state.last_key_reload.lock().ok().and_then(|t| *t);
+    if let Some(wait) = last.map(|t| MIN_UNKNOWN_KID_RELOAD_INTERVAL.saturating_sub(t.elapsed())) {
+        if !wait.is_zero() {
+            actix_web::rt::time::sleep(wait).await;
+        }
+    }
+    // From here on, newcomers wait for the next generation.
+    if let Ok(mut schedule) = state.unknown_kid_reload.schedule.lock() {
+        schedule.pending = false;
+    }
+    let st = state.clone();
+    match actix_web::web::block(move || st.reload_keys_for("unknown_kid")).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not reload the signing keys"),
+        Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
+    }
+    state
+        .unknown_kid_reload
+        .done
+        .send_modify(|finished| *finished = (*finished).max(generation));
+}
+
+/// Refreshes keys and catalogue, and purges old revocation records, every
+/// `every` on a background thread, which ends when the application state is
+/// dropped.
 pub fn spawn_refresher(state: &actix_web::web::Data<AppState>, every: Duration) {
     let weak = Arc::downgrade(&state.clone().into_inner());
     let spawned = std::thread::Builder::new()

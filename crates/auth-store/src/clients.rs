@@ -4,8 +4,8 @@
 use auth_domain::lifecycle::{CurrentSecret, PreviousSecret};
 use auth_domain::time_util::{from_epoch_ms, to_epoch_ms};
 use auth_domain::{
-    Client, ClientAuthMethod, ClientId, ClientRepository, ClientSettings, ClientType, NewClient,
-    ScopeSet, SecretHash, SecretSlots, Slot, StoreError,
+    new_incarnation, Client, ClientAuthMethod, ClientId, ClientRepository, ClientSettings,
+    ClientType, NewClient, ScopeSet, SecretHash, SecretSlots, Slot, StoreError,
 };
 use diesel::prelude::*;
 
@@ -35,6 +35,7 @@ pub(crate) struct ClientRow {
     previous_expires_at: Option<i64>,
     previous_grace_expires_at: Option<i64>,
     secrets_version: i64,
+    incarnation: String,
 }
 
 /// The secret columns, all written at once (an empty slot is NULLs).
@@ -94,7 +95,12 @@ impl TryFrom<&ClientSettings> for SettingsColumns {
 }
 
 impl ClientRow {
+    /// The row of a client about to be created, with a fresh incarnation:
+    /// every create path (the port's `create`, seeding) goes through here.
     pub(crate) fn from_new(c: &NewClient) -> Result<Self, StoreError> {
+        let incarnation = new_incarnation().map_err(|e| {
+            StoreError::Other(format!("no random incarnation for client {}: {e}", c.id))
+        })?;
         let settings = SettingsColumns::try_from(&c.settings)?;
         let secrets = SecretColumns::from(&c.secrets);
         Ok(Self {
@@ -116,6 +122,7 @@ impl ClientRow {
             previous_expires_at: secrets.previous_expires_at,
             previous_grace_expires_at: secrets.previous_grace_expires_at,
             secrets_version: 0,
+            incarnation,
         })
     }
 
@@ -185,6 +192,7 @@ impl ClientRow {
             created_at: from_epoch_ms(self.created_at),
             secrets: SecretSlots { current, previous },
             secrets_version: self.secrets_version,
+            incarnation: self.incarnation,
             id,
         })
     }

@@ -34,6 +34,7 @@ diesel::table! {
         previous_expires_at -> Nullable<BigInt>,
         previous_grace_expires_at -> Nullable<BigInt>,
         secrets_version -> BigInt,
+        incarnation -> Text,
     }
 }
 

@@ -99,4 +99,37 @@ impl SigningKeyRepository for Store {
     fn rotate(&self, key: &NewSigningKey) -> Result<StoredSigningKey, StoreError> {
         self.write(Some(Lock::SigningKeys), |conn| install(conn, key))
     }
+
+    fn revoke(
+        &self,
+        kid: &str,
+        make: &mut dyn FnMut() -> Result<NewSigningKey, String>,
+    ) -> Result<Option<StoredSigningKey>, StoreError> {
+        self.write(Some(Lock::SigningKeys), |conn| {
+            let target = signing_keys::table
+                .find(kid)
+                .select(KeyRow::as_select())
+                .get_result(conn)
+                .optional()
+                .store()?
+                .ok_or(StoreError::NotFound)?;
+            // The replacement goes in first (retiring the revoked key), so
+            // the one-active-key rule holds at every statement.
+            let replacement = match target.retired_at {
+                Some(_) => None,
+                None => {
+                    let key = make().map_err(|e| {
+                        StoreError::Other(format!(
+                            "could not create a signing key to replace {kid}: {e}"
+                        ))
+                    })?;
+                    Some(install(conn, &key)?)
+                }
+            };
+            diesel::delete(signing_keys::table.find(kid))
+                .execute(conn)
+                .store()?;
+            Ok(replacement)
+        })
+    }
 }

@@ -181,6 +181,21 @@ fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// Runs `sql` (one or more statements) on one of the store's connections:
+/// for tests that plant rows no port writes, such as a client row from
+/// before a migration or a signing key retired long ago.
+pub fn execute_sql(store: &Store, sql: &str) {
+    store
+        .read(|conn| {
+            match conn {
+                crate::conn::DbConn::Sqlite(c) => c.batch_execute(sql),
+                crate::conn::DbConn::Postgres(c) => c.batch_execute(sql),
+            }
+            .map_err(|e| auth_domain::StoreError::Other(e.to_string()))
+        })
+        .unwrap_or_else(|e| panic!("cannot run {sql:?}: {e}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -85,7 +85,7 @@ impl AccessTokenClaims {
             iat,
             nbf: iat,
             exp: iat + ttl_seconds,
-            jti: random_id()?,
+            jti: jti_for(&client.incarnation)?,
             scope: granted.to_option_string(),
             roles: None,
             permissions: None,
@@ -106,6 +106,28 @@ impl AccessTokenClaims {
     pub fn expires_at(&self) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
+}
+
+/// A new `jti`: `<incarnation>.<random id>`, or the random id alone for a
+/// legacy client (incarnation `""`). The client's incarnation rides in the
+/// `jti` rather than in a claim of its own, so the token's claim set stays
+/// exactly RFC 9068's plus ours; base64url never contains a `.`, so the
+/// split is unambiguous.
+fn jti_for(incarnation: &str) -> Result<String, TokenError> {
+    let random = random_id()?;
+    Ok(if incarnation.is_empty() {
+        random
+    } else {
+        format!("{incarnation}.{random}")
+    })
+}
+
+/// The client incarnation a `jti` was issued under: the part before the
+/// first `.`, or `""` (legacy) when there is none. A token is valid only
+/// while its client's stored incarnation equals this.
+pub fn jti_incarnation(jti: &str) -> &str {
+    jti.split_once('.')
+        .map_or("", |(incarnation, _)| incarnation)
 }
 
 fn sorted(names: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -283,6 +305,27 @@ mod tests {
             assert_eq!(claims.nbf, claims.iat);
             assert_eq!(claims.expires_at().unix_timestamp(), claims.exp);
         }
+    }
+
+    #[test]
+    fn jti_carries_the_client_incarnation() {
+        let mut c = client("", 30, None);
+        c.incarnation = "AbCdEfGhIjK".into();
+        let claims =
+            AccessTokenClaims::build(ISSUER, &c, &ScopeSet::default(), None, now()).unwrap();
+        let (incarnation, random) = claims.jti.split_once('.').unwrap();
+        assert_eq!(incarnation, "AbCdEfGhIjK");
+        assert_eq!(random.len(), 22);
+        assert_eq!(jti_incarnation(&claims.jti), "AbCdEfGhIjK");
+
+        // A legacy client (no incarnation): a plain random jti, read as "".
+        c.incarnation = String::new();
+        let legacy =
+            AccessTokenClaims::build(ISSUER, &c, &ScopeSet::default(), None, now()).unwrap();
+        assert!(!legacy.jti.contains('.'), "{}", legacy.jti);
+        assert_eq!(jti_incarnation(&legacy.jti), "");
+        assert_eq!(jti_incarnation("x.y.z"), "x");
+        assert_eq!(jti_incarnation(".y"), "");
     }
 
     #[test]

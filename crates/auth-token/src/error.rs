@@ -108,4 +108,17 @@ pub enum VerifyError {
     /// `iss` differs from the expected issuer.
     #[error("the token was issued by another issuer")]
     WrongIssuer,
+
+    /// The key that signed it was retired longer ago than
+    /// [`crate::RETIRED_KEY_WINDOW`].
+    #[error("the token's signing key was retired too long ago")]
+    RetiredKey,
+
+    /// `exp - iat` is longer than [`crate::MAX_TOKEN_LIFETIME`].
+    #[error("the token claims a lifetime longer than any this server issues")]
+    LifetimeTooLong,
+
+    /// `iat` is more than [`crate::MAX_ISSUED_AHEAD`] in the future.
+    #[error("the token claims to be issued in the future")]
+    IssuedInFuture,
 }

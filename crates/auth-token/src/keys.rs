@@ -21,6 +21,56 @@ use crate::error::{TokenError, VerifyError};
 /// The JWS `typ` of an RFC 9068 access token.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
+/// The longest lifetime (`exp - iat`) a token of ours can have: the longest
+/// `access_token_ttl_minutes` (1440). A longer one was not issued by us,
+/// whatever its signature says.
+pub const MAX_TOKEN_LIFETIME: time::Duration = time::Duration::hours(24);
+
+/// How far in the future a token's `iat` may lie (clock skew between
+/// replicas).
+pub const MAX_ISSUED_AHEAD: time::Duration = time::Duration::seconds(60);
+
+/// How long a key retired by rotation keeps verifying and stays in the
+/// JWKS: the longest token lifetime plus the allowed clock skew, so every
+/// token it signed has expired by then. After that it is neither published
+/// nor accepted.
+pub const RETIRED_KEY_WINDOW: time::Duration = time::Duration::seconds(24 * 3600 + 60);
+
+/// Where a stored key stands at some instant (`auth-server keys list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs new tokens (and verifies).
+    Active,
+    /// Retired by rotation less than the window ago: verifies, is published.
+    Retired,
+    /// Retired longer ago than the window: neither verifies nor is published.
+    Expired,
+}
+
+impl KeyState {
+    /// The state of a key retired at `retired_at` (`None`: the active key),
+    /// at `now`, for a retirement window of `window`.
+    pub fn of(
+        retired_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Self {
+        match retired_at {
+            None => Self::Active,
+            Some(retired) if now < retired + window => Self::Retired,
+            Some(_) => Self::Expired,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retired => "retired (still verifying)",
+            Self::Expired => "expired",
+        }
+    }
+}
+
 /// A new key pair of `alg`, ready for `SigningKeyRepository::rotate` or
 /// `ensure_active`: a random `kid`, the private key as PKCS#8 DER in its
 /// stored form (encrypted when `enc` is enabled), and the public JWK with
@@ -56,21 +106,31 @@ struct Inner {
     active_kid: String,
     active_alg: SigningAlg,
     signer: Box<dyn JwsSigner>,
-    verifiers: HashMap<String, Box<dyn JwsVerifier>>,
+    verifiers: HashMap<String, Verifier>,
     jwks: Value,
 }
 
+struct Verifier {
+    verifier: Box<dyn JwsVerifier>,
+    /// The end of a retired key's window (`None`: the active key). Checked
+    /// at each verification, so a ring loaded a while ago stops accepting
+    /// the key on time, not at the next reload.
+    verifies_until: Option<OffsetDateTime>,
+}
+
 impl KeyRing {
-    /// Decrypts and loads every stored key. Exactly one key must be active
-    /// (`retired_at` is `None`). The JWKS is computed here, at `now`: the
-    /// active key and every key retired less than `publish_retired_for`
-    /// ago (SPEC §4: the longest token lifetime), newest first. Every key,
-    /// however old, still verifies: a token's own `exp` bounds it.
+    /// Decrypts and loads the stored keys that still verify. Exactly one
+    /// key must be active (`retired_at` is `None`). A retired key verifies
+    /// and is published while it is younger than `retired_window` (the
+    /// server passes [`RETIRED_KEY_WINDOW`]); an older one is left out
+    /// altogether, so it is neither published nor accepted. The JWKS is
+    /// computed here, at `now`: the active key first, then the retired ones
+    /// newest first.
     pub fn load(
         keys: &[StoredSigningKey],
         enc: &KeyEncryption,
         now: OffsetDateTime,
-        publish_retired_for: time::Duration,
+        retired_window: time::Duration,
     ) -> Result<KeyRing, TokenError> {
         let active: Vec<&StoredSigningKey> =
             keys.iter().filter(|k| k.retired_at.is_none()).collect();
@@ -84,14 +144,17 @@ impl KeyRing {
             }
         };
 
-        let mut verifiers: HashMap<String, Box<dyn JwsVerifier>> = HashMap::new();
+        let mut verifiers: HashMap<String, Verifier> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         let mut published: Vec<(Option<OffsetDateTime>, Value)> = Vec::new();
         let mut active_signer = None;
-        let publish_after = now - publish_retired_for;
 
         for stored in keys {
-            if verifiers.contains_key(&stored.kid) {
+            if !seen.insert(stored.kid.as_str()) {
                 return Err(TokenError::DuplicateKid(stored.kid.clone()));
+            }
+            if KeyState::of(stored.retired_at, now, retired_window) == KeyState::Expired {
+                continue;
             }
             let alg: SigningAlg = stored.alg.parse().map_err(|_| TokenError::KeyAlgorithm {
                 kid: stored.kid.clone(),
@@ -108,18 +171,18 @@ impl KeyRing {
             jwk.set_key_id(&stored.kid);
             jwk.set_algorithm(alg.as_str());
             jwk.set_key_use("sig");
-            let publish = match stored.retired_at {
-                None => true,
-                Some(retired) => retired > publish_after,
-            };
-            if publish {
-                published.push((stored.retired_at, Value::Object(jwk.as_ref().clone())));
-            }
+            published.push((stored.retired_at, Value::Object(jwk.as_ref().clone())));
 
             if stored.retired_at.is_none() {
                 active_signer = Some((alg, loaded.signer));
             }
-            verifiers.insert(stored.kid.clone(), loaded.verifier);
+            verifiers.insert(
+                stored.kid.clone(),
+                Verifier {
+                    verifier: loaded.verifier,
+                    verifies_until: stored.retired_at.map(|r| r + retired_window),
+                },
+            );
         }
 
         // `None` (the active key) sorts last ascending, so reversing puts it
@@ -172,10 +235,13 @@ impl KeyRing {
     }
 
     /// Checks a token this server issued: the signature by the key its
-    /// header names (with that key's algorithm only), `typ` = `at+jwt`,
-    /// `exp > now`, `nbf <= now` (no leeway: one server sets and checks the
-    /// times), and `iss` when `expected_issuer` is given. Revocation is the
-    /// caller's to check (it needs the database).
+    /// header names (with that key's algorithm only) while that key is
+    /// active or inside its retirement window, `typ` = `at+jwt`, `exp >
+    /// now`, `nbf <= now` (no leeway: the servers share the database's keys
+    /// and their clocks agree), `exp - iat` at most [`MAX_TOKEN_LIFETIME`],
+    /// `iat` at most [`MAX_ISSUED_AHEAD`] after `now`, and `iss` when
+    /// `expected_issuer` is given. Revocation and the client are the
+    /// caller's to check (they need the database).
     pub fn verify(
         &self,
         token: &str,
@@ -188,7 +254,10 @@ impl KeyRing {
             .verifiers
             .get(&kid)
             .ok_or(VerifyError::UnknownKid)?;
-        let (payload, header) = jws::deserialize_compact(token, verifier.as_ref())
+        if verifier.verifies_until.is_some_and(|until| until <= now) {
+            return Err(VerifyError::RetiredKey);
+        }
+        let (payload, header) = jws::deserialize_compact(token, verifier.verifier.as_ref())
             .map_err(|_| VerifyError::BadSignature)?;
         if !is_access_token_type(header.token_type()) {
             return Err(VerifyError::WrongType);
@@ -201,6 +270,14 @@ impl KeyRing {
         }
         if seconds_to_nanos(claims.nbf) > now_nanos {
             return Err(VerifyError::NotYetValid);
+        }
+        if i128::from(claims.exp) - i128::from(claims.iat)
+            > i128::from(MAX_TOKEN_LIFETIME.whole_seconds())
+        {
+            return Err(VerifyError::LifetimeTooLong);
+        }
+        if seconds_to_nanos(claims.iat) > now_nanos + MAX_ISSUED_AHEAD.whole_nanoseconds() {
+            return Err(VerifyError::IssuedInFuture);
         }
         if let Some(expected) = expected_issuer {
             if claims.iss != expected {
@@ -726,21 +803,84 @@ mod tests {
             new_kid
         );
 
-        // At and after the end of the window only the active key remains
-        // published, and the retired key still verifies what it signed.
+        // At and after the end of the window only the active key remains:
+        // the retired key is neither published nor accepted.
         for later in [rotated_at + window, rotated_at + Duration::DAY] {
             let ring = KeyRing::load(&keys, &e, later, window).unwrap();
             assert_eq!(published_kids(&ring), std::slice::from_ref(&new_kid));
-            assert!(ring.contains_kid(&old_kid));
+            assert!(!ring.contains_kid(&old_kid));
             let token_from_old = {
                 let mut header = JwsHeader::new();
                 header.set_token_type("at+jwt");
                 header.set_key_id(&old_kid);
-                let payload = serde_json::to_value(claims_at(later)).unwrap();
+                let payload =
+                    serde_json::to_value(claims_at(later - Duration::minutes(1))).unwrap();
                 sign_raw(&old_only, &header, &payload)
             };
-            assert!(ring.verify(&token_from_old, later, None).is_ok());
+            assert_eq!(
+                ring.verify(&token_from_old, later, None),
+                Err(VerifyError::UnknownKid)
+            );
         }
+        // A ring loaded inside the window stops accepting the key when the
+        // window ends, without waiting for a reload.
+        let end = rotated_at + window;
+        let loaded_earlier =
+            KeyRing::load(&keys, &e, rotated_at + Duration::minutes(1), window).unwrap();
+        let mut header = JwsHeader::new();
+        header.set_token_type("at+jwt");
+        header.set_key_id(&old_kid);
+        let payload = serde_json::to_value(claims_at(end - Duration::minutes(1))).unwrap();
+        let token_from_old = sign_raw(&old_only, &header, &payload);
+        assert!(loaded_earlier
+            .verify(&token_from_old, end - Duration::nanoseconds(1), None)
+            .is_ok());
+        assert_eq!(
+            loaded_earlier.verify(&token_from_old, end, None),
+            Err(VerifyError::RetiredKey)
+        );
+    }
+
+    #[test]
+    fn the_retirement_window_is_a_day_and_a_minute() {
+        let retired = t0();
+        let window = RETIRED_KEY_WINDOW;
+        assert_eq!(window, Duration::hours(24) + Duration::seconds(60));
+        let state = |now| KeyState::of(Some(retired), now, window);
+        assert_eq!(
+            KeyState::of(None, t0() + Duration::days(999), window),
+            KeyState::Active
+        );
+        assert_eq!(state(retired + Duration::hours(23)), KeyState::Retired);
+        assert_eq!(
+            state(retired + window - Duration::milliseconds(1)),
+            KeyState::Retired
+        );
+        assert_eq!(state(retired + window), KeyState::Expired);
+        assert_eq!(state(retired + Duration::hours(25)), KeyState::Expired);
+        assert_eq!(KeyState::Retired.describe(), "retired (still verifying)");
+    }
+
+    #[test]
+    fn a_lifetime_over_a_day_or_an_iat_over_a_minute_ahead_does_not_verify() {
+        let ring = ring_of(SigningAlg::EdDsa);
+        let mut header = JwsHeader::new();
+        header.set_token_type("at+jwt");
+        header.set_key_id(ring.active_kid());
+        let now = t0();
+        let at = |iat_offset: i64, lifetime: i64| {
+            let mut claims = claims_at(now);
+            claims.iat = now.unix_timestamp() + iat_offset;
+            claims.nbf = now.unix_timestamp() - 1;
+            claims.exp = claims.iat + lifetime;
+            let token = sign_raw(&ring, &header, &serde_json::to_value(&claims).unwrap());
+            ring.verify(&token, now, None).map(|_| ())
+        };
+        assert_eq!(at(-10, 86_400), Ok(()));
+        assert_eq!(at(-10, 86_401), Err(VerifyError::LifetimeTooLong));
+        assert_eq!(at(60, 600), Ok(()));
+        assert_eq!(at(61, 600), Err(VerifyError::IssuedInFuture));
+        assert_eq!(at(120, 600), Err(VerifyError::IssuedInFuture));
     }
 
     #[test]

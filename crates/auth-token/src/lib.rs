@@ -14,7 +14,10 @@ mod error;
 mod keys;
 
 pub use alg::SigningAlg;
-pub use claims::AccessTokenClaims;
+pub use claims::{jti_incarnation, AccessTokenClaims};
 pub use encryption::{KeyEncryption, MIN_SECRET_BYTES};
 pub use error::{TokenError, VerifyError};
-pub use keys::{generate_key, KeyRing, ACCESS_TOKEN_TYPE};
+pub use keys::{
+    generate_key, KeyRing, KeyState, ACCESS_TOKEN_TYPE, MAX_ISSUED_AHEAD, MAX_TOKEN_LIFETIME,
+    RETIRED_KEY_WINDOW,
+};

@@ -9,9 +9,11 @@ use serde_json::{json, Value};
 use crate::admin_support::*;
 use crate::common::*;
 
-/// A token signed with the server's own keys, with claims of our choosing.
+/// A token signed with the server's own keys, with claims of our choosing
+/// (its `jti` names admin-cli's incarnation, as the server's own do).
 fn forged_with_server_keys(s: &TestServer, edit: impl FnOnce(&mut AccessTokenClaims)) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let incarnation = stored_client(&open_store(s), "admin-cli").incarnation;
     let mut claims = AccessTokenClaims {
         iss: s.base.clone(),
         sub: "svc-admin".into(),
@@ -20,7 +22,7 @@ fn forged_with_server_keys(s: &TestServer, edit: impl FnOnce(&mut AccessTokenCla
         iat: now,
         nbf: now,
         exp: now + 600,
-        jti: format!("forged-{now}"),
+        jti: format!("{incarnation}.forged-{now}"),
         scope: None,
         roles: Some(vec!["ADMIN_SYSTEM".into()]),
         permissions: Some(vec![

@@ -278,3 +278,93 @@ async fn a_flood_of_unknown_key_ids_is_answered_quickly_and_changes_nothing() {
     assert_healthy(&s.http, &s.base).await;
     s.stop().await;
 }
+
+/// 2,000 requests naming made-up key ids, 200 at a time, half to the admin API
+/// and half to introspection: none of them holds a blocking-pool thread
+/// (they wait for a key reload asynchronously), and they share the reloads:
+/// at most one per `MIN_UNKNOWN_KID_RELOAD_INTERVAL`, plus the first.
+#[actix_web::test]
+async fn unknown_key_ids_wait_without_blocking_threads_and_share_one_reload_per_interval() {
+    let s = spawn(Backend::Sqlite, Spawn::default()).await;
+    let (_, body) = post_token(&s.http, &s.base, "my-service", SVC_SECRET).await;
+    let real = body["access_token"].as_str().unwrap().to_owned();
+    let claims = jwt_part(&real, 1);
+    // Warm the verified-secret cache, so introspection's own client
+    // authentication does not dominate.
+    assert_eq!(introspect(&s, &real).await.1["active"], true);
+    let reloads = |s: &TestServer| {
+        s.state
+            .metrics
+            .counter("signing_key_reloads_total", &[("cause", "unknown_kid")])
+    };
+    let blocking_before = s.state.blocking_token_checks();
+    let reloads_before = reloads(&s);
+    let http = s.http.clone();
+    let started = Instant::now();
+    // 200 connections at a time (a listener's accept backlog is 128 by
+    // default), each sending 10 requests back to back: 2,000 in all.
+    let mut tasks = Vec::new();
+    for worker in 0..200 {
+        let http = http.clone();
+        let base = s.base.clone();
+        let claims = claims.clone();
+        tasks.push(actix_web::rt::spawn(async move {
+            for n in 0..10 {
+                let random = auth_domain::generate_secret().unwrap();
+                let h = json!({"alg": "RS256", "typ": "at+jwt", "kid": &random.expose()[..16]});
+                let forged = compact(&h, &claims, b"not-a-signature");
+                if (worker + n) % 2 == 0 {
+                    let status = http
+                        .get(format!("{base}/clients"))
+                        .header("X-Forwarded-Proto", "https")
+                        .bearer_auth(forged)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16();
+                    assert_eq!(status, 401, "admin request {worker}/{n}");
+                } else {
+                    let r = http
+                        .post(format!("{base}/oauth2/introspect"))
+                        .header("X-Forwarded-Proto", "https")
+                        .form(&[
+                            ("client_id", "my-service"),
+                            ("client_secret", SVC_SECRET),
+                            ("token", forged.as_str()),
+                        ])
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let body: Value = r.json().await.unwrap_or(Value::Null);
+                    assert_eq!(
+                        (status, body),
+                        (200, json!({"active": false})),
+                        "introspection {worker}/{n}"
+                    );
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let blocking = s.state.blocking_token_checks() - blocking_before;
+    assert_eq!(
+        blocking, 0,
+        "{blocking} of 2000 requests with an unknown key id took a blocking-pool thread"
+    );
+    let reloaded = reloads(&s) - reloads_before;
+    let interval = auth_http::state::MIN_UNKNOWN_KID_RELOAD_INTERVAL.as_secs_f64();
+    let bound = (elapsed.as_secs_f64() / interval) as u64 + 2;
+    assert!(
+        reloaded <= bound,
+        "{reloaded} key reloads in {elapsed:?} (at most {bound})"
+    );
+    assert!(reloaded >= 1, "no key reload at all for unknown key ids");
+    assert_eq!(introspect(&s, &real).await.1["active"], true);
+    assert_healthy(&s.http, &s.base).await;
+    s.stop().await;
+}

@@ -10,12 +10,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use auth_domain::ClientId;
 
 use super::problem::Problem;
-use crate::introspect::verify_token;
 use crate::proxy::effective;
 use crate::state::AppState;
+use crate::token_check::{check, CheckError};
 
 /// A verified admin caller: the `sub` of its token is the audit actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,38 +61,6 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
         .then(|| token.to_owned())
 }
 
-/// Verifies the token (signature with our keys, reloading them once for an
-/// unknown key id; `exp`/`nbf`; `iss` when `APP_ISSUER` is set), then that
-/// its `jti` is not revoked and its client still exists. Blocking.
-fn verify_caller(state: &AppState, token: &str) -> Result<AdminCaller, Problem> {
-    let retry = state.retry_after_secs();
-    let claims = verify_token(state, token, state.config.issuer.as_deref())
-        .ok_or_else(Problem::invalid_token)?;
-    if state
-        .repos
-        .revocations
-        .is_revoked(&claims.jti)
-        .map_err(|e| Problem::from_store(&e, retry))?
-    {
-        return Err(Problem::invalid_token());
-    }
-    let client = ClientId::parse(&claims.client_id).map_err(|_| Problem::invalid_token())?;
-    if state
-        .repos
-        .clients
-        .find(&client)
-        .map_err(|e| Problem::from_store(&e, retry))?
-        .is_none()
-    {
-        return Err(Problem::invalid_token());
-    }
-    Ok(AdminCaller {
-        sub: claims.sub,
-        client_id: claims.client_id,
-        permissions: claims.permissions.unwrap_or_default(),
-    })
-}
-
 async fn extract(req: HttpRequest) -> Result<AdminCaller, Problem> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         tracing::error!("the admin API is mounted without AppState");
@@ -105,10 +72,18 @@ async fn extract(req: HttpRequest) -> Result<AdminCaller, Problem> {
     let Some(token) = bearer_token(&req) else {
         return Err(Problem::invalid_token());
     };
+    // The token must be valid exactly as introspection defines it.
     let retry = state.retry_after_secs();
-    let outcome = web::block(move || verify_caller(&state, &token))
-        .await
-        .map_err(|_| Problem::unavailable(retry))?;
+    let outcome = match check(&state, &token).await {
+        Ok(Some(claims)) => Ok(AdminCaller {
+            sub: claims.sub,
+            client_id: claims.client_id,
+            permissions: claims.permissions.unwrap_or_default(),
+        }),
+        Ok(None) => Err(Problem::invalid_token()),
+        Err(CheckError::Store(e)) => Err(Problem::from_store(&e, retry)),
+        Err(CheckError::Unavailable) => Err(Problem::unavailable(retry)),
+    };
     if outcome.is_err() {
         tracing::info!("admin request refused: bearer token missing or invalid");
     }

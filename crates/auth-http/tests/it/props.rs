@@ -573,6 +573,7 @@ fn base_client() -> impl Strategy<Value = Client> {
                 previous: None,
             },
             secrets_version: 0,
+            incarnation: String::new(),
         })
 }
 

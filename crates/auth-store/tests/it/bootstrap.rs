@@ -209,3 +209,22 @@ fn a_client_linked_elsewhere_before_seeding_fails_the_seeding() {
         assert_eq!(Accounts::find(store, "robot-a").unwrap(), None);
     });
 }
+
+#[test]
+fn seeding_gives_each_created_client_a_fresh_incarnation() {
+    each_backend(|store| {
+        store.apply_bootstrap(&standard_plan()).unwrap();
+        let clients = Clients::list(store).unwrap();
+        assert!(!clients.is_empty());
+        for c in &clients {
+            assert_eq!(c.incarnation.len(), 11, "{}: {:?}", c.id, c.incarnation);
+        }
+        let first = clients[0].clone();
+        // Deleted, then seeded again: another incarnation.
+        Clients::delete(store, &first.id).unwrap();
+        store.apply_bootstrap(&standard_plan()).unwrap();
+        let again = Clients::find(store, &first.id).unwrap().unwrap();
+        assert_eq!(again.incarnation.len(), 11);
+        assert_ne!(again.incarnation, first.incarnation);
+    });
+}

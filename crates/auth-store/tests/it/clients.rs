@@ -10,7 +10,9 @@ fn create_find_list_update_delete() {
     each_backend(|store| {
         let b = store.create(&confidential("b-service")).unwrap();
         let a = store.create(&public("a-app")).unwrap();
-        assert_eq!(b, confidential("b-service").into_client());
+        let mut expected = confidential("b-service").into_client();
+        expected.incarnation = b.incarnation.clone();
+        assert_eq!(b, expected);
         assert_eq!(store.find(&cid("b-service")).unwrap(), Some(b.clone()));
         assert_eq!(store.find(&cid("a-app")).unwrap(), Some(a.clone()));
         assert_eq!(a.client_type, ClientType::Public);
@@ -173,5 +175,57 @@ fn upgrade_hash_swaps_only_the_expected_hash_and_keeps_the_version() {
             store.upgrade_hash(&cid("nobody"), Slot::Current, &hash("cur"), &hash("x")),
             Ok(false)
         );
+    });
+}
+
+#[test]
+fn every_creation_gets_a_fresh_incarnation_kept_by_reads_and_updates() {
+    each_backend(|store| {
+        let first = store.create(&confidential("b-service")).unwrap();
+        assert_eq!(first.incarnation.len(), 11, "{:?}", first.incarnation);
+        assert!(!first.incarnation.contains('.'));
+        let found = store.find(&cid("b-service")).unwrap().unwrap();
+        assert_eq!(found.incarnation, first.incarnation);
+        assert_eq!(store.list().unwrap()[0].incarnation, first.incarnation);
+        let updated = store
+            .update_settings(&cid("b-service"), &first.settings)
+            .unwrap();
+        assert_eq!(updated.incarnation, first.incarnation);
+        store
+            .replace_secrets(&cid("b-service"), 0, &SecretSlots::default())
+            .unwrap();
+        assert_eq!(
+            store.find(&cid("b-service")).unwrap().unwrap().incarnation,
+            first.incarnation
+        );
+
+        // Deleted and created again under the same id: another incarnation.
+        store.delete(&cid("b-service")).unwrap();
+        let second = store.create(&confidential("b-service")).unwrap();
+        assert_eq!(second.incarnation.len(), 11);
+        assert_ne!(second.incarnation, first.incarnation);
+        assert_eq!(
+            store.find(&cid("b-service")).unwrap().unwrap().incarnation,
+            second.incarnation
+        );
+        // Another client gets its own.
+        let other = store.create(&public("a-app")).unwrap();
+        assert_ne!(other.incarnation, second.incarnation);
+    });
+}
+
+#[test]
+fn a_client_stored_before_incarnations_existed_reads_as_legacy() {
+    each_backend(|store| {
+        // A row as the earlier schema wrote it: no incarnation column given.
+        auth_store::test_support::execute_sql(
+            store,
+            "INSERT INTO clients (id, client_type, client_name, auth_method, \
+             access_token_ttl_minutes, redirect_uris_json, post_logout_redirect_uris_json, \
+             created_at, secrets_version) \
+             VALUES ('old-service', 'confidential', 'Old', 'client_secret_basic', 30, '[]', '[]', 0, 0)",
+        );
+        let old = store.find(&cid("old-service")).unwrap().unwrap();
+        assert_eq!(old.incarnation, "");
     });
 }

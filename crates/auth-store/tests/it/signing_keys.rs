@@ -109,3 +109,43 @@ fn rotate_makes_the_new_key_active_and_keeps_the_old_ones() {
         );
     });
 }
+
+#[test]
+fn revoke_deletes_a_retired_key_and_replaces_the_active_one_first() {
+    each_backend(|store| {
+        store.rotate(&key("k1", "RS256", T0)).unwrap();
+        store
+            .rotate(&key("k2", "RS256", T0 + Duration::hours(1)))
+            .unwrap();
+        let mut calls = 0;
+        // A retired key: deleted, nothing made.
+        let made = store
+            .revoke("k1", &mut || {
+                calls += 1;
+                Ok(key("k-unwanted", "RS256", T0))
+            })
+            .unwrap();
+        assert_eq!((made, calls), (None, 0));
+        assert_eq!(kids(store), [("k2".to_owned(), true)]);
+
+        // Unknown: NotFound, nothing changes.
+        assert_eq!(
+            store.revoke("k1", &mut || Ok(key("k-x", "RS256", T0))),
+            Err(StoreError::NotFound)
+        );
+        // The active key, when no replacement can be made: nothing changes.
+        assert!(store
+            .revoke("k2", &mut || Err("no randomness".into()))
+            .is_err());
+        assert_eq!(kids(store), [("k2".to_owned(), true)]);
+
+        // The active key: the replacement becomes active, the key is gone.
+        let later = T0 + Duration::hours(2);
+        let made = store
+            .revoke("k2", &mut || Ok(key("k3", "ES256", later)))
+            .unwrap()
+            .unwrap();
+        assert_eq!((made.kid.as_str(), made.retired_at), ("k3", None));
+        assert_eq!(kids(store), [("k3".to_owned(), true)]);
+    });
+}
