@@ -5,6 +5,7 @@
 
 mod admin_accounts;
 mod admin_clients;
+mod admin_escalation;
 mod admin_failures;
 mod admin_logs;
 mod admin_secrets;

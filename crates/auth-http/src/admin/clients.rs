@@ -18,7 +18,9 @@ use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, json_object, member, read_body, rfc3339_ms, Member};
+use super::{
+    audited, blocking, json_object, member, no_escalation_for_client, read_body, rfc3339_ms, Member,
+};
 
 const JSON: &str = "application/json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -396,16 +398,21 @@ pub async fn update(
     let client = find_client(&state, &id).await?;
     let settings = ClientPatch::apply(&body, &client)?;
     let target = id.clone();
-    let result = blocking(&state, move |st| {
-        st.repos
-            .clients
-            .update_settings(&target, &settings)
-            .map_err(|e| match e {
-                StoreError::NotFound => unknown_client(),
-                other => Problem::from_store(&other, st.retry_after_secs()),
+    let result = match no_escalation_for_client(&state, &caller, &client).await {
+        Err(p) => Err(p),
+        Ok(()) => {
+            blocking(&state, move |st| {
+                st.repos
+                    .clients
+                    .update_settings(&target, &settings)
+                    .map_err(|e| match e {
+                        StoreError::NotFound => unknown_client(),
+                        other => Problem::from_store(&other, st.retry_after_secs()),
+                    })
             })
-    })
-    .await;
+            .await
+        }
+    };
     let updated = audited(
         &state,
         &caller,
@@ -439,14 +446,20 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
     let id = path_client_id(&path)?;
+    let client = find_client(&state, &id).await?;
     let target = id.clone();
-    let result = blocking(&state, move |st| {
-        st.repos.clients.delete(&target).map_err(|e| match e {
-            StoreError::NotFound => unknown_client(),
-            other => Problem::from_store(&other, st.retry_after_secs()),
-        })
-    })
-    .await;
+    let result = match no_escalation_for_client(&state, &caller, &client).await {
+        Err(p) => Err(p),
+        Ok(()) => {
+            blocking(&state, move |st| {
+                st.repos.clients.delete(&target).map_err(|e| match e {
+                    StoreError::NotFound => unknown_client(),
+                    other => Problem::from_store(&other, st.retry_after_secs()),
+                })
+            })
+            .await
+        }
+    };
     audited(
         &state,
         &caller,

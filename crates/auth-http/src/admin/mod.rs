@@ -19,7 +19,7 @@ pub mod service_accounts;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use auth_domain::{AuditOutcome, NewAuditEvent};
+use auth_domain::{AuditOutcome, Client, NewAuditEvent, ServiceAccount};
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -195,15 +195,67 @@ pub fn query_params(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, St
     Ok(out)
 }
 
+/// The one place the admin API applies the rule against privilege
+/// escalation ([`auth_domain::escalation`]): 403 naming the missing admin
+/// permissions unless the caller holds every admin permission of every
+/// account in `affected` (as it is before the change and as it will be
+/// after it). The catalogue is read afresh: a decision about power must not
+/// rest on a cached copy. Blocking.
+pub fn no_escalation(
+    st: &AppState,
+    caller: &AdminCaller,
+    affected: &[&ServiceAccount],
+) -> Result<(), Problem> {
+    if affected.is_empty() {
+        return Ok(());
+    }
+    let catalogue = st
+        .repos
+        .catalogue
+        .load()
+        .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))?;
+    auth_domain::check_no_escalation(caller.permissions(), &catalogue, affected.iter().copied())
+        .map_err(|e| {
+            tracing::info!(missing = ?e.missing, "admin request refused: privilege escalation");
+            Problem::escalation(&e)
+        })
+}
+
+/// [`no_escalation`] for a change to a client (its settings, its secrets,
+/// its existence): the affected account is the one it is linked to, whose
+/// permissions its tokens carry.
+pub async fn no_escalation_for_client(
+    state: &web::Data<AppState>,
+    caller: &AdminCaller,
+    client: &Client,
+) -> Result<(), Problem> {
+    let Some(account_id) = client.service_account_id.clone() else {
+        return Ok(());
+    };
+    let caller = caller.clone();
+    blocking(state, move |st| {
+        let account = st
+            .repos
+            .accounts
+            .find_account(&account_id)
+            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))?;
+        no_escalation(st, &caller, &account.iter().collect::<Vec<_>>())
+    })
+    .await
+}
+
 /// Whether a change went through, for the audit log.
 pub fn outcome_of<T>(result: &Result<T, Problem>) -> Option<AuditOutcome> {
     match result {
         Ok(_) => Some(AuditOutcome::Success),
         // A malformed request or an absent target changed nothing and
         // concerned nothing that exists: only refusals of a real change
-        // (409, 412) and server failures are recorded as failures.
+        // (403 for an escalation, 409, 412) and server failures are
+        // recorded as failures. The route's own 403 answers before any
+        // handler reaches the audit log.
         Err(p)
-            if p.status().as_u16() == 409
+            if p.status().as_u16() == 403
+                || p.status().as_u16() == 409
                 || p.status().as_u16() == 412
                 || p.status().is_server_error() =>
         {
@@ -342,6 +394,12 @@ mod tests {
         );
         assert_eq!(
             outcome_of::<()>(&Err(Problem::internal())),
+            Some(AuditOutcome::Failure)
+        );
+        assert_eq!(
+            outcome_of::<()>(&Err(Problem::escalation(&auth_domain::Escalation {
+                missing: vec!["users.write".into()]
+            }))),
             Some(AuditOutcome::Failure)
         );
         assert_eq!(outcome_of::<()>(&Err(Problem::not_found("x"))), None);

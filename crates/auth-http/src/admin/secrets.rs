@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 use super::auth::AdminCaller;
 use super::clients::{find_client, path_client_id, unknown_client};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, query_params, rfc3339_ms};
+use super::{audited, blocking, no_escalation_for_client, query_params, rfc3339_ms};
 use crate::state::AppState;
 
 /// BCrypt jobs of the admin API running at once, process-wide.
@@ -265,10 +265,18 @@ pub async fn issue(
     let id = path_client_id(&path)?;
     let client = confidential(&state, &id).await?;
     // Refuse before paying for a hash when the answer is already known.
-    if client.secrets.current.is_some() {
-        let refused = Err(Problem::from_lifecycle(
-            &auth_domain::LifecycleError::CurrentExists,
-        ));
+    let precheck = async {
+        no_escalation_for_client(&state, &caller, &client).await?;
+        match client.secrets.current {
+            Some(_) => Err(Problem::from_lifecycle(
+                &auth_domain::LifecycleError::CurrentExists,
+            )),
+            None => Ok(()),
+        }
+    }
+    .await;
+    if let Err(p) = precheck {
+        let refused = Err(p);
         return audited(
             &state,
             &caller,
@@ -344,11 +352,20 @@ pub async fn rotate(
     let id = path_client_id(&path)?;
     let client = confidential(&state, &id).await?;
     let if_match = IfMatch::from_request(&req);
-    let result = match check_if_match(if_match.as_ref(), &client) {
+    // A missing current secret is a 409 whatever If-Match says: the request
+    // would fail without the precondition too (RFC 9110 §13.2.1).
+    let precheck = async {
+        no_escalation_for_client(&state, &caller, &client).await?;
+        if client.secrets.current.is_none() {
+            return Err(Problem::from_lifecycle(
+                &auth_domain::LifecycleError::NoCurrent,
+            ));
+        }
+        check_if_match(if_match.as_ref(), &client)
+    }
+    .await;
+    let result = match precheck {
         Err(p) => Err(p),
-        Ok(()) if client.secrets.current.is_none() => Err(Problem::from_lifecycle(
-            &auth_domain::LifecycleError::NoCurrent,
-        )),
         Ok(()) => match new_secret(&state).await {
             Ok((secret, hash)) => {
                 let policy = state.config.secret_policy;
@@ -428,7 +445,18 @@ pub async fn delete(
             .ok_or_else(|| Problem::bad_field("target", "must be current or previous"))?,
     };
     let if_match = IfMatch::from_request(&req);
-    let result = match check_if_match(if_match.as_ref(), &client) {
+    // An empty slot is a 404 and so comes before a 412: deleting it would
+    // fail without the precondition too (RFC 9110 §13.2.1).
+    let precheck = async {
+        no_escalation_for_client(&state, &caller, &client).await?;
+        client
+            .secrets
+            .delete(target)
+            .map_err(|e| Problem::from_lifecycle(&e))?;
+        check_if_match(if_match.as_ref(), &client)
+    }
+    .await;
+    let result = match precheck {
         Err(p) => Err(p),
         Ok(()) => {
             let pinned = if_match.is_some();

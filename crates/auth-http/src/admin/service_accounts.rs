@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::auth::AdminCaller;
 use super::clients::{find_client, path_client_id};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, json_object, member, read_body};
+use super::{audited, blocking, json_object, member, no_escalation, read_body};
 use crate::state::AppState;
 
 /// A service account as the admin API shows it.
@@ -251,6 +251,7 @@ pub async fn put(
     let body = read_body(&req, payload, &["application/json"]).await?;
     let id = new_account_id(&path)?;
     let account = ServiceAccountPut::parse(&body)?.into_account(&id);
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
         let retry = st.retry_after_secs();
         let catalogue = st
@@ -262,6 +263,14 @@ pub async fn put(
         if !unresolved.is_empty() {
             return Err(unresolved_problem(&unresolved));
         }
+        let before = st
+            .repos
+            .accounts
+            .find_account(&account.id)
+            .map_err(|e| Problem::from_store(&e, retry))?;
+        let mut affected = vec![&account];
+        affected.extend(before.as_ref());
+        no_escalation(st, &who, &affected)?;
         let created = st
             .repos
             .accounts
@@ -306,8 +315,11 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
     let id = path.into_inner();
+    let existing = find_account(&state, id.clone()).await?;
     let target = id.clone();
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
+        no_escalation(st, &who, &[&existing.account])?;
         st.repos.accounts.delete(&target).map_err(|e| match e {
             StoreError::NotFound => unknown_account(),
             other => Problem::from_store(&other, st.retry_after_secs()),
@@ -346,7 +358,7 @@ pub async fn link(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
     let (account_id, raw_client) = path.into_inner();
-    find_account(&state, account_id.clone()).await?;
+    let linked = find_account(&state, account_id.clone()).await?;
     let client_id = path_client_id(&raw_client)?;
     let client = find_client(&state, &client_id).await?;
     if client.client_type == ClientType::Public {
@@ -356,7 +368,10 @@ pub async fn link(
         ));
     }
     let target = client_id.clone();
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
+        // The client will carry the account's permissions in its tokens.
+        no_escalation(st, &who, &[&linked.account])?;
         st.repos.accounts.link(&account_id, &target).map_err(|e| match e {
             StoreError::NotFound => Problem::not_found("the service account or the client no longer exists"),
             StoreError::LinkConflict { account_id: other, .. } => {
@@ -396,10 +411,14 @@ pub async fn unlink(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
     let (account_id, raw_client) = path.into_inner();
-    find_account(&state, account_id.clone()).await?;
+    let linked = find_account(&state, account_id.clone()).await?;
     let client_id = path_client_id(&raw_client)?;
     let target = client_id.clone();
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
+        // Taking the account's permissions away from the client's holder
+        // is a change to who has them, as much as granting them.
+        no_escalation(st, &who, &[&linked.account])?;
         st.repos
             .accounts
             .unlink(&account_id, &target)
