@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use auth_domain::{
-    AuditLog, AuditOutcome, BcryptHasher, NewAuditEvent, SigningKeyRepository, StoreError,
-};
+use auth_domain::{AuditOutcome, BcryptHasher, NewAuditEvent, SigningKeyRepository, StoreError};
 use auth_http::proxy::TrustedProxies;
 use auth_http::{AppState, Application, HttpConfig, Repos};
 use auth_seed::{SeedRules, SeedSources};
@@ -310,17 +308,15 @@ pub fn rotate_keys(config: &Config) -> Result<String, StartupError> {
     let alg = signing_alg(config)?;
     let now = auth_domain::now_ms();
     let key = generate_key(alg, now, &enc).map_err(|e| StartupError::Keys(e.to_string()))?;
-    let stored = store.rotate(&key).map_err(db_err)?;
-    store
-        .record(&NewAuditEvent {
-            at: now,
-            actor: "cli".into(),
-            action: "signing_key.rotate".into(),
-            target_type: "signing_key".into(),
-            target_id: stored.kid.clone(),
-            outcome: AuditOutcome::Success,
-        })
-        .map_err(db_err)?;
+    let event = NewAuditEvent {
+        at: now,
+        actor: "cli".into(),
+        action: "signing_key.rotate".into(),
+        target_type: "signing_key".into(),
+        target_id: key.kid.clone(),
+        outcome: AuditOutcome::Success,
+    };
+    let stored = store.rotate(&key, &event).map_err(db_err)?;
     Ok(stored.kid)
 }
 

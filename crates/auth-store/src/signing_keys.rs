@@ -2,9 +2,12 @@
 //! `retired_at`; a partial unique index keeps it the only one.
 
 use auth_domain::time_util::{from_epoch_ms, to_epoch_ms};
-use auth_domain::{NewSigningKey, SigningKeyRepository, StoreError, StoredSigningKey};
+use auth_domain::{
+    NewAuditEvent, NewSigningKey, SigningKeyRepository, StoreError, StoredSigningKey,
+};
 use diesel::prelude::*;
 
+use crate::audit::insert_event;
 use crate::conn::DbConn;
 use crate::error::DbResultExt;
 use crate::schema::signing_keys;
@@ -96,7 +99,15 @@ impl SigningKeyRepository for Store {
         })
     }
 
-    fn rotate(&self, key: &NewSigningKey) -> Result<StoredSigningKey, StoreError> {
-        self.write(Some(Lock::SigningKeys), |conn| install(conn, key))
+    fn rotate(
+        &self,
+        key: &NewSigningKey,
+        event: &NewAuditEvent,
+    ) -> Result<StoredSigningKey, StoreError> {
+        self.write(Some(Lock::SigningKeys), |conn| {
+            let stored = install(conn, key)?;
+            insert_event(conn, event)?;
+            Ok(stored)
+        })
     }
 }

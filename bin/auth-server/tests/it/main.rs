@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_accounts;
+mod admin_audit_atomic;
 mod admin_clients;
 mod admin_escalation;
 mod admin_failures;

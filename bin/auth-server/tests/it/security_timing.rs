@@ -61,7 +61,12 @@ async fn plant_secret_states(s: &TestServer) {
             previous: None,
         };
         repos
-            .replace_secrets(&expired.id, expired.secrets_version, &slots)
+            .replace_secrets(
+                &expired.id,
+                expired.secrets_version,
+                &slots,
+                &auth_store::test_support::test_event("client.secret.rotate", "expired"),
+            )
             .unwrap();
 
         let rotated = repos
@@ -77,7 +82,12 @@ async fn plant_secret_states(s: &TestServer) {
             .rotate(new_hash, now, &SecretPolicy::default())
             .unwrap();
         repos
-            .replace_secrets(&rotated.id, rotated.secrets_version, &slots)
+            .replace_secrets(
+                &rotated.id,
+                rotated.secrets_version,
+                &slots,
+                &auth_store::test_support::test_event("client.secret.rotate", "rotated"),
+            )
             .unwrap();
     })
     .await

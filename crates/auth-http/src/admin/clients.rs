@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
 use super::{
-    audited, blocking, json_object, member, no_escalation_for_client, read_body, rfc3339_ms, Member,
+    audited, blocking, change_event, json_object, member, no_escalation_for_client, read_body,
+    rfc3339_ms, Member,
 };
 
 const JSON: &str = "application/json";
@@ -349,8 +350,9 @@ pub async fn create(
         created_at: auth_domain::now_ms(),
         secrets: SecretSlots::default(),
     };
+    let event = change_event(&caller, "client.create", "client", id.as_str());
     let result = blocking(&state, move |st| {
-        st.repos.clients.create(&new).map_err(|e| match e {
+        st.repos.clients.create(&new, &event).map_err(|e| match e {
             StoreError::Duplicate => Problem::conflict("a client with this id exists"),
             other => Problem::from_store(&other, st.retry_after_secs()),
         })
@@ -398,13 +400,14 @@ pub async fn update(
     let client = find_client(&state, &id).await?;
     let settings = ClientPatch::apply(&body, &client)?;
     let target = id.clone();
+    let event = change_event(&caller, "client.update", "client", id.as_str());
     let result = match no_escalation_for_client(&state, &caller, &client).await {
         Err(p) => Err(p),
         Ok(()) => {
             blocking(&state, move |st| {
                 st.repos
                     .clients
-                    .update_settings(&target, &settings)
+                    .update_settings(&target, &settings, &event)
                     .map_err(|e| match e {
                         StoreError::NotFound => unknown_client(),
                         other => Problem::from_store(&other, st.retry_after_secs()),
@@ -448,14 +451,18 @@ pub async fn delete(
     let id = path_client_id(&path)?;
     let client = find_client(&state, &id).await?;
     let target = id.clone();
+    let event = change_event(&caller, "client.delete", "client", id.as_str());
     let result = match no_escalation_for_client(&state, &caller, &client).await {
         Err(p) => Err(p),
         Ok(()) => {
             blocking(&state, move |st| {
-                st.repos.clients.delete(&target).map_err(|e| match e {
-                    StoreError::NotFound => unknown_client(),
-                    other => Problem::from_store(&other, st.retry_after_secs()),
-                })
+                st.repos
+                    .clients
+                    .delete(&target, &event)
+                    .map_err(|e| match e {
+                        StoreError::NotFound => unknown_client(),
+                        other => Problem::from_store(&other, st.retry_after_secs()),
+                    })
             })
             .await
         }

@@ -6,8 +6,9 @@
 //! wrong types all answer problem details naming the field.
 //!
 //! Storage calls are blocking and run on actix's blocking pool; every change
-//! is recorded in the audit log and in a `tracing` line, neither of which
-//! ever carries a secret, a hash or a token.
+//! is recorded in the audit log, in the same transaction as the change, and
+//! in a `tracing` line, neither of which ever carries a secret, a hash or a
+//! token.
 
 pub mod audit;
 pub mod auth;
@@ -265,44 +266,52 @@ pub fn outcome_of<T>(result: &Result<T, Problem>) -> Option<AuditOutcome> {
     }
 }
 
-/// Writes one audit event and one log line for a change made through the
-/// admin API. An audit write that fails is logged at error level: the
-/// change itself has already been committed, and answering an error for it
-/// would invite a retry that changes things twice.
-pub async fn record(
-    state: &web::Data<AppState>,
+/// The audit event of a successful change by `caller`, made now. Handlers
+/// hand it to the store with the change, which writes both in one
+/// transaction: a change is never committed without its event.
+pub fn change_event(
     caller: &AdminCaller,
-    action: &'static str,
-    target_type: &'static str,
+    action: &str,
+    target_type: &str,
     target_id: &str,
-    outcome: AuditOutcome,
-) {
-    let event = NewAuditEvent {
+) -> NewAuditEvent {
+    NewAuditEvent {
         at: auth_domain::now_ms(),
         actor: caller.sub().to_owned(),
         action: action.to_owned(),
         target_type: target_type.to_owned(),
         target_id: target_id.to_owned(),
-        outcome,
-    };
-    tracing::info!(
-        target: "auth_server::audit",
-        actor = %event.actor.escape_debug(),
-        action,
-        target_type,
-        target_id = %event.target_id.escape_debug(),
-        outcome = outcome.as_str(),
-        "admin change"
-    );
-    let repos = state.repos.clone();
-    let written = web::block(move || repos.audit.record(&event)).await;
-    if !matches!(written, Ok(Ok(()))) {
-        tracing::error!(action, "could not write an admin change to the audit log");
+        outcome: AuditOutcome::Success,
     }
 }
 
-/// Records the audit event of a change handler's `result`, if it is one
-/// worth recording, and passes the result on.
+fn log_change(event: &NewAuditEvent) {
+    tracing::info!(
+        target: "auth_server::audit",
+        actor = %event.actor.escape_debug(),
+        action = %event.action,
+        target_type = %event.target_type,
+        target_id = %event.target_id.escape_debug(),
+        outcome = event.outcome.as_str(),
+        "admin change"
+    );
+}
+
+/// Writes the audit event of a refused or failed change, which changed
+/// nothing and so has no transaction to join. An audit write that fails
+/// is logged at error level; the answer is the refusal either way.
+async fn record_refusal(state: &web::Data<AppState>, event: NewAuditEvent) {
+    let repos = state.repos.clone();
+    let action = event.action.clone();
+    let written = web::block(move || repos.audit.record(&event)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::error!(%action, "could not write a refused admin change to the audit log");
+    }
+}
+
+/// Logs a change handler's `result` and, for a refusal worth recording,
+/// writes its failure event (a success's event was committed with it), then
+/// passes the result on.
 pub async fn audited<T>(
     state: &web::Data<AppState>,
     caller: &AdminCaller,
@@ -312,7 +321,14 @@ pub async fn audited<T>(
     result: Result<T, Problem>,
 ) -> Result<T, Problem> {
     if let Some(outcome) = outcome_of(&result) {
-        record(state, caller, action, target_type, target_id, outcome).await;
+        let event = NewAuditEvent {
+            outcome,
+            ..change_event(caller, action, target_type, target_id)
+        };
+        log_change(&event);
+        if outcome == AuditOutcome::Failure {
+            record_refusal(state, event).await;
+        }
     }
     result
 }

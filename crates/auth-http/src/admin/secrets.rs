@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 use super::auth::AdminCaller;
 use super::clients::{find_client, path_client_id, unknown_client};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, no_escalation_for_client, query_params, rfc3339_ms};
+use super::{audited, blocking, change_event, no_escalation_for_client, query_params, rfc3339_ms};
 use crate::state::AppState;
 
 /// BCrypt jobs of the admin API running at once, process-wide.
@@ -193,6 +193,7 @@ fn write_slots(
     mut client: Client,
     pinned: bool,
     change: &dyn Fn(&SecretSlots) -> Result<SecretSlots, Problem>,
+    event: &auth_domain::NewAuditEvent,
 ) -> Result<(Client, SecretSlots, i64), Problem> {
     let retry = st.retry_after_secs();
     for _ in 0..MAX_ATTEMPTS {
@@ -200,7 +201,7 @@ fn write_slots(
         match st
             .repos
             .clients
-            .replace_secrets(&client.id, client.secrets_version, &next)
+            .replace_secrets(&client.id, client.secrets_version, &next, event)
         {
             Ok(version) => return Ok((client, next, version)),
             Err(StoreError::Conflict) if pinned => return Err(Problem::precondition_failed()),
@@ -290,13 +291,14 @@ pub async fn issue(
     let result = match new_secret(&state).await {
         Ok((secret, hash)) => {
             let policy = state.config.secret_policy;
+            let event = change_event(&caller, "client.secret.issue", "client", id.as_str());
             blocking(&state, move |st| {
                 let change = |slots: &SecretSlots| {
                     slots
                         .issue(hash.clone(), auth_domain::now_ms(), &policy)
                         .map_err(|e| Problem::from_lifecycle(&e))
                 };
-                write_slots(st, client, false, &change)
+                write_slots(st, client, false, &change, &event)
             })
             .await
             .map(|written| (secret, written))
@@ -370,13 +372,14 @@ pub async fn rotate(
             Ok((secret, hash)) => {
                 let policy = state.config.secret_policy;
                 let pinned = if_match.is_some();
+                let event = change_event(&caller, "client.secret.rotate", "client", id.as_str());
                 blocking(&state, move |st| {
                     let change = |slots: &SecretSlots| {
                         slots
                             .rotate(hash.clone(), auth_domain::now_ms(), &policy)
                             .map_err(|e| Problem::from_lifecycle(&e))
                     };
-                    write_slots(st, client, pinned, &change)
+                    write_slots(st, client, pinned, &change, &event)
                 })
                 .await
                 .map(|written| (secret, written))
@@ -460,13 +463,14 @@ pub async fn delete(
         Err(p) => Err(p),
         Ok(()) => {
             let pinned = if_match.is_some();
+            let event = change_event(&caller, "client.secret.delete", "client", id.as_str());
             blocking(&state, move |st| {
                 let change = |slots: &SecretSlots| {
                     slots
                         .delete(target)
                         .map_err(|e| Problem::from_lifecycle(&e))
                 };
-                write_slots(st, client, pinned, &change)
+                write_slots(st, client, pinned, &change, &event)
             })
             .await
         }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::auth::AdminCaller;
 use super::clients::{find_client, path_client_id};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, json_object, member, no_escalation, read_body};
+use super::{audited, blocking, change_event, json_object, member, no_escalation, read_body};
 use crate::state::AppState;
 
 /// A service account as the admin API shows it.
@@ -274,7 +274,14 @@ pub async fn put(
         let created = st
             .repos
             .accounts
-            .upsert(&account)
+            .upsert(&account, &|created| {
+                let action = if created {
+                    "service_account.create"
+                } else {
+                    "service_account.update"
+                };
+                change_event(&who, action, "service_account", &account.id)
+            })
             .map_err(|e| Problem::from_store(&e, retry))?;
         let stored = st
             .repos
@@ -320,10 +327,14 @@ pub async fn delete(
     let who = caller.clone();
     let result = blocking(&state, move |st| {
         no_escalation(st, &who, &[&existing.account])?;
-        st.repos.accounts.delete(&target).map_err(|e| match e {
-            StoreError::NotFound => unknown_account(),
-            other => Problem::from_store(&other, st.retry_after_secs()),
-        })
+        let event = change_event(&who, "service_account.delete", "service_account", &target);
+        st.repos
+            .accounts
+            .delete(&target, &event)
+            .map_err(|e| match e {
+                StoreError::NotFound => unknown_account(),
+                other => Problem::from_store(&other, st.retry_after_secs()),
+            })
     })
     .await;
     audited(
@@ -372,7 +383,8 @@ pub async fn link(
     let result = blocking(&state, move |st| {
         // The client will carry the account's permissions in its tokens.
         no_escalation(st, &who, &[&linked.account])?;
-        st.repos.accounts.link(&account_id, &target).map_err(|e| match e {
+        let event = change_event(&who, "service_account.link", "client", target.as_str());
+        st.repos.accounts.link(&account_id, &target, &event).map_err(|e| match e {
             StoreError::NotFound => Problem::not_found("the service account or the client no longer exists"),
             StoreError::LinkConflict { account_id: other, .. } => {
                 Problem::conflict(format!("the client is linked to another service account ({other:?}); unlink it there first"))
@@ -421,7 +433,11 @@ pub async fn unlink(
         no_escalation(st, &who, &[&linked.account])?;
         st.repos
             .accounts
-            .unlink(&account_id, &target)
+            .unlink(
+                &account_id,
+                &target,
+                &change_event(&who, "service_account.unlink", "client", target.as_str()),
+            )
             .map_err(|e| match e {
                 StoreError::NotFound => {
                     Problem::not_found("the client is not linked to this service account")

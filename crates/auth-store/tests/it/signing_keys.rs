@@ -1,7 +1,7 @@
 use auth_domain::{NewSigningKey, SigningKeyRepository, StoreError};
 use time::{Duration, OffsetDateTime};
 
-use crate::support::{each_backend, T0};
+use crate::support::{each_backend, ev, T0};
 
 fn key(kid: &str, alg: &str, created_at: OffsetDateTime) -> NewSigningKey {
     NewSigningKey {
@@ -76,12 +76,12 @@ fn ensure_active_stores_nothing_when_the_key_cannot_be_made() {
 #[test]
 fn rotate_makes_the_new_key_active_and_keeps_the_old_ones() {
     each_backend(|store| {
-        store.rotate(&key("k1", "RS256", T0)).unwrap();
+        store.rotate(&key("k1", "RS256", T0), &ev()).unwrap();
         let t1 = T0 + Duration::hours(1);
         let t2 = T0 + Duration::hours(2);
-        let k2 = store.rotate(&key("k2", "RS256", t1)).unwrap();
+        let k2 = store.rotate(&key("k2", "RS256", t1), &ev()).unwrap();
         assert_eq!(k2.retired_at, None);
-        store.rotate(&key("k3", "ES256", t2)).unwrap();
+        store.rotate(&key("k3", "ES256", t2), &ev()).unwrap();
         assert_eq!(
             kids(store),
             vec![
@@ -96,7 +96,7 @@ fn rotate_makes_the_new_key_active_and_keeps_the_old_ones() {
 
         // A kid in use: refused, and the active key stays active.
         assert_eq!(
-            store.rotate(&key("k2", "RS256", T0 + Duration::hours(3))),
+            store.rotate(&key("k2", "RS256", T0 + Duration::hours(3)), &ev()),
             Err(StoreError::Duplicate)
         );
         assert_eq!(
