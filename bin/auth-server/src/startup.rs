@@ -165,10 +165,20 @@ pub fn prepare_with(
             message: e.to_string(),
         })?,
     };
-    let app = Application::build(state.clone(), listener).map_err(|e| StartupError::Bind {
-        addr: config.bind.to_string(),
-        message: e.to_string(),
-    })?;
+    let admin_listener = match config.admin_bind {
+        None => None,
+        Some(addr) => Some(TcpListener::bind(addr).map_err(|e| StartupError::Bind {
+            addr: format!("{addr} (APP_ADMIN_BIND)"),
+            message: e.to_string(),
+        })?),
+    };
+    let app =
+        Application::build_with_admin(state.clone(), listener, admin_listener).map_err(|e| {
+            StartupError::Bind {
+                addr: config.bind.to_string(),
+                message: e.to_string(),
+            }
+        })?;
     Ok(Prepared { app, state, store })
 }
 
@@ -265,7 +275,12 @@ pub fn bootstrap(
 /// startup fails.
 pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
     let prepared = prepare(&config, None)?;
-    tracing::info!(bind = %config.bind, database = %redact_url(&config.database_url), "listening");
+    tracing::info!(
+        bind = %config.bind,
+        admin_bind = ?config.admin_bind.map(|a| a.to_string()),
+        database = %redact_url(&config.database_url),
+        "listening"
+    );
     let handle = prepared.app.handle();
     let state = prepared.state.clone();
     let store = prepared.store.clone();

@@ -8,6 +8,7 @@ mod admin_audit_atomic;
 mod admin_clients;
 mod admin_escalation;
 mod admin_failures;
+mod admin_listener;
 mod admin_logs;
 mod admin_secrets;
 mod admin_support;
