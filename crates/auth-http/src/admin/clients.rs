@@ -381,7 +381,7 @@ pub async fn create(
         (status = 200, description = "The changed client", body = ClientView),
         (status = 400, description = "A field is invalid, unknown, or is clientId", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Neither merge-patch+json nor json", body = ProblemDetails, content_type = "application/problem+json"),
@@ -438,7 +438,7 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["client.write"])))]

@@ -235,7 +235,7 @@ pub async fn get(
         (status = 200, description = "Replaced", body = ServiceAccountView),
         (status = 400, description = "A field is invalid or unknown, or names something the catalogue lacks (all named)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = ProblemDetails, content_type = "application/problem+json"),
     ),
@@ -311,7 +311,7 @@ pub async fn put(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["users.write"])))]
@@ -357,7 +357,7 @@ pub async fn delete(
         (status = 204, description = "Linked (or already linked to this account)"),
         (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such account or client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The client is linked to another account", body = ProblemDetails, content_type = "application/problem+json"),
     ),
@@ -412,7 +412,7 @@ pub async fn link(
     responses(
         (status = 204, description = "Unlinked"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such account or client, or the client is not linked to it", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["users.write"])))]
