@@ -83,9 +83,19 @@ def test_objects_refer_to_each_other_consistently(render, case):
 
     service = rendered.one("Service")
     assert service["spec"]["selector"].items() <= pod_labels.items()
-    assert service["spec"]["ports"] == [
-        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
-    ]
+    assert service["spec"]["ports"][0] == {
+        "name": "http",
+        "port": 8080,
+        "targetPort": "http",
+        "protocol": "TCP",
+        "appProtocol": "http",
+    }
+    container_ports = {p["name"] for p in rendered.server["ports"]}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= container_ports
+    for policy in rendered.of_kind("NetworkPolicy"):
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        for rule in policy["spec"]["ingress"]:
+            assert {p["port"] for p in rule["ports"]} <= container_ports
     for pdb in rendered.of_kind("PodDisruptionBudget"):
         assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
@@ -375,14 +385,65 @@ def test_migration_init_container(render):
     assert rendered.of_kind("Job") == []
 
 
-def test_service_monitor_scrapes_metrics_on_the_http_port(render):
+def test_service_monitor_scrapes_metrics_on_the_admin_port(render):
     rendered = render(PRODUCTION)
     monitor = rendered.one("ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["selector"]["matchLabels"].items() <= rendered.one("Service")["metadata"]["labels"].items()
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
+    assert monitor["spec"]["endpoints"] == [{"port": "http-admin", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    # Without a separate admin port, /metrics is on the main one.
+    rendered = render(merge(PRODUCTION, {"admin": {"enabled": False}}))
+    assert rendered.one("ServiceMonitor")["spec"]["endpoints"][0]["port"] == "http"
+
+
+def test_admin_api_has_its_own_port_and_service_port_by_default(render):
+    rendered = render({})
+    container = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8080, "admin": 9090}
+    assert rendered.env()["APP_ADMIN_BIND"]["value"] == "0.0.0.0:9090"
+    assert rendered.env()["APP_BIND"]["value"] == "0.0.0.0:8080"
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in rendered.one("Service")["spec"]["ports"]}
+    assert ports == {"http": (8080, "http"), "http-admin": (9090, "admin")}
+    # Probes stay on the main port, where /healthz and /readyz also answer.
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert container[probe]["httpGet"]["port"] == "http"
+    # Switched off: one port for everything, as before.
+    rendered = render({"admin": {"enabled": False}})
+    container = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert [p["name"] for p in container["ports"]] == ["http"]
+    assert "APP_ADMIN_BIND" not in rendered.env()
+    assert [p["name"] for p in rendered.one("Service")["spec"]["ports"]] == ["http"]
+
+
+def test_network_policy_admits_the_admin_port_only_from_the_named_peers(render):
+    peers = [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}}},
+        {"podSelector": {"matchLabels": {"app": "admin-console"}}},
+    ]
+    rendered = render({"networkPolicy": {"adminFrom": peers}})
+    policy = rendered.one("NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= (
+        rendered.one("Deployment")["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = policy["spec"]["ingress"]
+    by_port = {rule["ports"][0]["port"]: rule for rule in rules}
+    assert set(by_port) == {"http", "admin"}
+    # The main port from anywhere; the admin port from the named peers only.
+    assert "from" not in by_port["http"]
+    assert by_port["admin"]["from"] == peers
+    assert all(len(rule["ports"]) == 1 for rule in rules)
+
+    # Nobody named: no rule admits the admin port at all.
+    rendered = render({})
+    rules = rendered.one("NetworkPolicy")["spec"]["ingress"]
+    assert [rule["ports"] for rule in rules] == [[{"port": "http", "protocol": "TCP"}]]
+    assert "from" not in rules[0]
+
+    rendered = render({"networkPolicy": {"enabled": False}})
+    assert rendered.of_kind("NetworkPolicy") == []
 
 
 def test_image_tag_defaults_to_app_version_and_digest_wins(render, chart):
@@ -433,6 +494,7 @@ def test_istio_off_renders_no_istio_resources(render):
 
 REFUSED = [
     ({"replicas": 2}, "2 replicas need PostgreSQL"),
+    ({"admin": {"port": 8080}}, "admin.port: must differ from service.port"),
     ({"database": {"url": "postgres://db/auth", "existingSecret": "db"}}, "mutually exclusive"),
     ({"migration": {"mode": "job"}}, "migration.mode: job needs PostgreSQL"),
     ({"istio": {"authorizationPolicy": {"enabled": True}}}, "would deny every request"),

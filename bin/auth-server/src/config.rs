@@ -23,6 +23,7 @@ use serde::Deserialize;
 /// Every setting of SPEC §1, by TOML key (the variable is `APP_` + upper case).
 pub const KEYS: &[&str] = &[
     "bind",
+    "admin_bind",
     "database_url",
     "database_pool_size",
     "database_pool_timeout",
@@ -56,6 +57,9 @@ pub enum LogFormat {
 #[derive(Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// A second listener for the admin API, `/metrics` and `/openapi.json`,
+    /// which the main listener then no longer serves.
+    pub admin_bind: Option<SocketAddr>,
     pub database_url: String,
     pub database_pool_size: u32,
     pub database_pool_timeout: StdDuration,
@@ -82,6 +86,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("bind", &self.bind)
+            .field("admin_bind", &self.admin_bind)
             .field("database_url", &redact_url(&self.database_url))
             .field("issuer", &self.issuer)
             .field("require_https", &self.require_https)
@@ -350,6 +355,21 @@ fn build(raw: &BTreeMap<String, Scalar>) -> Result<Config, ConfigErrors> {
         s.parse::<SocketAddr>()
             .map_err(|_| format!("{s:?} is not a listen address such as 0.0.0.0:8080"))
     });
+    let admin_bind = b.parse("admin_bind", None, |s| {
+        let admin = s
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("{s:?} is not a listen address such as 0.0.0.0:9090"))?;
+        // The same port on an address that overlaps the main listener's
+        // would either fail to bind or serve both surfaces on one socket.
+        let overlaps =
+            admin.ip() == bind.ip() || admin.ip().is_unspecified() || bind.ip().is_unspecified();
+        if admin.port() == bind.port() && overlaps {
+            return Err(format!(
+                "{s:?} overlaps APP_BIND ({bind}); the admin listener needs its own port"
+            ));
+        }
+        Ok(Some(admin))
+    });
     let database_url = b.parse("database_url", "sqlite://auth-server.db".to_owned(), |s| {
         if s.starts_with("sqlite://") && s.len() > "sqlite://".len()
             || s == "sqlite::memory:"
@@ -439,6 +459,7 @@ fn build(raw: &BTreeMap<String, Scalar>) -> Result<Config, ConfigErrors> {
     };
     Ok(Config {
         bind,
+        admin_bind,
         database_url,
         database_pool_size,
         database_pool_timeout,
@@ -476,6 +497,7 @@ mod tests {
     fn defaults_match_spec() {
         let c = load(None, &env(&[])).unwrap();
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.admin_bind, None);
         assert_eq!(c.database_url, "sqlite://auth-server.db");
         assert_eq!(c.database_pool_size, 16);
         assert_eq!(c.database_pool_timeout, StdDuration::from_secs(2));
@@ -570,6 +592,9 @@ mod tests {
             ("APP_BCRYPT_COST", "3", "APP_BCRYPT_COST"),
             ("APP_BCRYPT_COST", "32", "APP_BCRYPT_COST"),
             ("APP_BIND", "localhost", "APP_BIND"),
+            ("APP_ADMIN_BIND", "localhost:9090", "APP_ADMIN_BIND"),
+            ("APP_ADMIN_BIND", "127.0.0.1:8080", "APP_ADMIN_BIND"),
+            ("APP_ADMIN_BIND", "0.0.0.0:8080", "APP_ADMIN_BIND"),
             ("APP_REQUIRE_HTTPS", "maybe", "APP_REQUIRE_HTTPS"),
             ("APP_SIGNING_ALG", "HS256", "APP_SIGNING_ALG"),
             ("APP_LOG_FORMAT", "xml", "APP_LOG_FORMAT"),
@@ -591,6 +616,25 @@ mod tests {
             let e = load(None, &env(&[(var, value)])).unwrap_err().to_string();
             assert!(e.contains(named), "{var}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn admin_bind_is_a_second_address_of_its_own() {
+        let c = load(None, &env(&[("APP_ADMIN_BIND", "0.0.0.0:9090")])).unwrap();
+        assert_eq!(
+            c.admin_bind.map(|a| a.to_string()).as_deref(),
+            Some("0.0.0.0:9090")
+        );
+        // Another address on the same port does not overlap.
+        let c = load(
+            None,
+            &env(&[
+                ("APP_BIND", "10.0.0.1:8080"),
+                ("APP_ADMIN_BIND", "127.0.0.1:8080"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.admin_bind.map(|a| a.port()), Some(8080));
     }
 
     #[test]

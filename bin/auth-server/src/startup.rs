@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use auth_domain::{
-    AuditLog, AuditOutcome, BcryptHasher, NewAuditEvent, SigningKeyRepository, StoreError,
-};
+use auth_domain::{AuditOutcome, BcryptHasher, NewAuditEvent, SigningKeyRepository, StoreError};
 use auth_http::proxy::TrustedProxies;
 use auth_http::{AppState, Application, HttpConfig, Repos};
 use auth_seed::{SeedRules, SeedSources};
@@ -186,10 +184,20 @@ pub fn prepare_with(
             message: e.to_string(),
         })?,
     };
-    let app = Application::build(state.clone(), listener).map_err(|e| StartupError::Bind {
-        addr: config.bind.to_string(),
-        message: e.to_string(),
-    })?;
+    let admin_listener = match config.admin_bind {
+        None => None,
+        Some(addr) => Some(TcpListener::bind(addr).map_err(|e| StartupError::Bind {
+            addr: format!("{addr} (APP_ADMIN_BIND)"),
+            message: e.to_string(),
+        })?),
+    };
+    let app =
+        Application::build_with_admin(state.clone(), listener, admin_listener).map_err(|e| {
+            StartupError::Bind {
+                addr: config.bind.to_string(),
+                message: e.to_string(),
+            }
+        })?;
     Ok(Prepared { app, state, store })
 }
 
@@ -299,7 +307,12 @@ pub fn bootstrap(
 /// startup fails.
 pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
     let prepared = prepare(&config, None)?;
-    tracing::info!(bind = %config.bind, database = %redact_url(&config.database_url), "listening");
+    tracing::info!(
+        bind = %config.bind,
+        admin_bind = ?config.admin_bind.map(|a| a.to_string()),
+        database = %redact_url(&config.database_url),
+        "listening"
+    );
     let handle = prepared.app.handle();
     let state = prepared.state.clone();
     let store = prepared.store.clone();
@@ -336,17 +349,15 @@ pub fn rotate_keys(config: &Config) -> Result<String, StartupError> {
     let alg = signing_alg(config)?;
     let now = auth_domain::now_ms();
     let key = generate_key(alg, now, &enc).map_err(|e| StartupError::Keys(e.to_string()))?;
-    let stored = store.rotate(&key).map_err(db_err)?;
-    store
-        .record(&NewAuditEvent {
-            at: now,
-            actor: "cli".into(),
-            action: "signing_key.rotate".into(),
-            target_type: "signing_key".into(),
-            target_id: stored.kid.clone(),
-            outcome: AuditOutcome::Success,
-        })
-        .map_err(db_err)?;
+    let event = NewAuditEvent {
+        at: now,
+        actor: "cli".into(),
+        action: "signing_key.rotate".into(),
+        target_type: "signing_key".into(),
+        target_id: key.kid.clone(),
+        outcome: AuditOutcome::Success,
+    };
+    let stored = store.rotate(&key, &event).map_err(db_err)?;
     Ok(stored.kid)
 }
 
@@ -424,17 +435,6 @@ pub fn revoke_key(config: &Config, kid: &str) -> Result<Option<String>, StartupE
     let enc = key_encryption(config)?;
     let alg = signing_alg(config)?;
     let now = auth_domain::now_ms();
-    let replacement = match SigningKeyRepository::revoke(&store, kid, &mut || {
-        generate_key(alg, now, &enc).map_err(|e| e.to_string())
-    }) {
-        Ok(r) => r,
-        Err(StoreError::NotFound) => {
-            return Err(StartupError::Keys(format!(
-                "no signing key with kid {kid:?} (see auth-server keys list)"
-            )))
-        }
-        Err(e) => return Err(db_err(e)),
-    };
     let event = |action: &str, target: &str| NewAuditEvent {
         at: now,
         actor: "cli".into(),
@@ -443,14 +443,30 @@ pub fn revoke_key(config: &Config, kid: &str) -> Result<Option<String>, StartupE
         target_id: target.to_owned(),
         outcome: AuditOutcome::Success,
     };
-    if let Some(new) = &replacement {
-        store
-            .record(&event("signing_key.rotate", &new.kid))
-            .map_err(db_err)?;
-    }
-    store
-        .record(&event("signing_key.revoke", kid))
-        .map_err(db_err)?;
+    // The events go in the revocation's own transaction: a key is never
+    // removed (or replaced) without its record.
+    let events = |new: Option<&auth_domain::StoredSigningKey>| {
+        let mut events: Vec<NewAuditEvent> = new
+            .map(|k| event("signing_key.rotate", &k.kid))
+            .into_iter()
+            .collect();
+        events.push(event("signing_key.revoke", kid));
+        events
+    };
+    let replacement = match SigningKeyRepository::revoke(
+        &store,
+        kid,
+        &mut || generate_key(alg, now, &enc).map_err(|e| e.to_string()),
+        &events,
+    ) {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => {
+            return Err(StartupError::Keys(format!(
+                "no signing key with kid {kid:?} (see auth-server keys list)"
+            )))
+        }
+        Err(e) => return Err(db_err(e)),
+    };
     Ok(replacement.map(|k| k.kid))
 }
 

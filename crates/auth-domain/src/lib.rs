@@ -9,6 +9,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod client;
 pub mod duration;
+pub mod escalation;
 pub mod hasher;
 pub mod ids;
 pub mod lifecycle;
@@ -24,6 +25,7 @@ pub use client::{
     new_incarnation, Client, ClientAuthMethod, ClientSettings, ClientType, NewClient,
 };
 pub use duration::{parse_duration, DurationError};
+pub use escalation::{check_no_escalation, Escalation, ADMIN_PERMISSIONS};
 pub use hasher::{BcryptHasher, HashError, SecretHasher, Verification};
 pub use ids::{ClientId, ClientIdError};
 pub use lifecycle::{

@@ -3,6 +3,10 @@
 //! database type. Every method is atomic by itself; where several rows must
 //! change together (seeding) the port takes the whole change at once.
 //!
+//! Every change an administrator makes takes its audit event, and the store
+//! writes both in one transaction: a change is never committed without its
+//! event, and an event that cannot be written undoes the change.
+//!
 //! The methods are blocking: callers on an async runtime run them on a
 //! blocking pool.
 
@@ -59,17 +63,18 @@ pub trait ClientRepository: Send + Sync {
     /// MUST return `Duplicate` when the id exists (whatever its type).
     /// MUST give the client a fresh [`crate::new_incarnation`], returned in
     /// the `Client` and by every later `find` and `list`.
-    fn create(&self, client: &NewClient) -> Result<Client, StoreError>;
+    fn create(&self, client: &NewClient, event: &NewAuditEvent) -> Result<Client, StoreError>;
 
     /// MUST return `NotFound` for an unknown id.
     fn update_settings(
         &self,
         id: &ClientId,
         settings: &ClientSettings,
+        event: &NewAuditEvent,
     ) -> Result<Client, StoreError>;
 
     /// Deletes the client and its link. MUST return `NotFound` for an unknown id.
-    fn delete(&self, id: &ClientId) -> Result<(), StoreError>;
+    fn delete(&self, id: &ClientId, event: &NewAuditEvent) -> Result<(), StoreError>;
 
     /// Writes new secret slots iff the stored `secrets_version` equals
     /// `expected_version`, and returns the new version (`expected + 1`).
@@ -80,11 +85,13 @@ pub trait ClientRepository: Send + Sync {
         id: &ClientId,
         expected_version: i64,
         slots: &SecretSlots,
+        event: &NewAuditEvent,
     ) -> Result<i64, StoreError>;
 
     /// Swaps one slot's hash from `old` to `new` iff it still holds `old`
     /// (compare-and-swap), leaving `secrets_version` alone: a hash upgrade
-    /// after a successful login. Returns whether the swap happened.
+    /// after a successful login, which no one asked for and so is not
+    /// audited. Returns whether the swap happened.
     fn upgrade_hash(
         &self,
         id: &ClientId,
@@ -109,19 +116,34 @@ pub trait ServiceAccountRepository: Send + Sync {
 
     /// Creates or replaces the account (its links are kept). Returns `true`
     /// when it was created. Names are stored as given: callers resolve them
-    /// against the catalogue first.
-    fn upsert(&self, account: &ServiceAccount) -> Result<bool, StoreError>;
+    /// against the catalogue first. `event(created)` is the audit event,
+    /// told whether the account was created or replaced.
+    fn upsert(
+        &self,
+        account: &ServiceAccount,
+        event: &dyn Fn(bool) -> NewAuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes the account and unlinks its clients. `NotFound` if unknown.
-    fn delete(&self, id: &str) -> Result<(), StoreError>;
+    fn delete(&self, id: &str, event: &NewAuditEvent) -> Result<(), StoreError>;
 
     /// Links a confidential client to the account; linking it again to the
     /// same account succeeds. MUST return `NotFound` for an unknown account
     /// or client and `LinkConflict` when the client is linked elsewhere.
-    fn link(&self, account_id: &str, client_id: &ClientId) -> Result<(), StoreError>;
+    fn link(
+        &self,
+        account_id: &str,
+        client_id: &ClientId,
+        event: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
 
     /// MUST return `NotFound` when the client is not linked to the account.
-    fn unlink(&self, account_id: &str, client_id: &ClientId) -> Result<(), StoreError>;
+    fn unlink(
+        &self,
+        account_id: &str,
+        client_id: &ClientId,
+        event: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
 }
 
 pub trait CatalogRepository: Send + Sync {
@@ -218,18 +240,26 @@ pub trait SigningKeyRepository: Send + Sync {
         make: &mut dyn FnMut() -> Result<NewSigningKey, String>,
     ) -> Result<StoredSigningKey, StoreError>;
 
-    /// Stores `key` as the active key and retires the previous one, atomically.
-    fn rotate(&self, key: &NewSigningKey) -> Result<StoredSigningKey, StoreError>;
+    /// Stores `key` as the active key and retires the previous one,
+    /// atomically with the audit event.
+    fn rotate(
+        &self,
+        key: &NewSigningKey,
+        event: &NewAuditEvent,
+    ) -> Result<StoredSigningKey, StoreError>;
 
     /// Deletes the key `kid` at once (a compromised key), under the same
     /// lock as `rotate`. When it is the active key, first stores `make()`'s
     /// key as the active one, in the same transaction, so that there is
-    /// always exactly one active key; returns that new key. MUST return
-    /// `NotFound` for an unknown `kid`, and change nothing when `make` fails.
+    /// always exactly one active key; returns that new key. The audit
+    /// events `events` makes (given the replacement, if any) are written in
+    /// the same transaction. MUST return `NotFound` for an unknown `kid`,
+    /// and change nothing when `make` fails.
     fn revoke(
         &self,
         kid: &str,
         make: &mut dyn FnMut() -> Result<NewSigningKey, String>,
+        events: &dyn Fn(Option<&StoredSigningKey>) -> Vec<NewAuditEvent>,
     ) -> Result<Option<StoredSigningKey>, StoreError>;
 }
 
@@ -249,6 +279,8 @@ pub trait RevocationRepository: Send + Sync {
 }
 
 pub trait AuditLog: Send + Sync {
+    /// An event on its own: a refused change, which changed nothing. A
+    /// change's event goes with the change instead (see the module docs).
     fn record(&self, event: &NewAuditEvent) -> Result<(), StoreError>;
 
     /// Matching events, newest first.

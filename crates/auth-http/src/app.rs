@@ -1,10 +1,10 @@
 //! The actix application: the route table, the middleware order, and the
 //! `Application` handle that binds (port 0 allowed) and runs until stopped.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpMessage as _, HttpResponse, HttpServer};
@@ -343,6 +343,65 @@ pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
+/// Which listener serves a path when the admin API has its own
+/// (`APP_ADMIN_BIND`). Without one, the main listener serves everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The OAuth endpoints and discovery: the main listener only.
+    Public,
+    /// The admin API, `/metrics` and `/openapi.json` (and anything unknown,
+    /// so a route added later is not exposed by accident): the admin
+    /// listener only.
+    Admin,
+    /// Health and readiness: both, so probes work whichever port they use.
+    Both,
+}
+
+/// The surface of a request path, by its first segment (every route's
+/// first segment names its surface; the routes table's test checks it).
+pub fn surface(path: &str) -> Surface {
+    let first = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match first {
+        "oauth2" | ".well-known" => Surface::Public,
+        "healthz" | "readyz" => Surface::Both,
+        _ => Surface::Admin,
+    }
+}
+
+/// The bound address of the admin listener, when there is one.
+#[derive(Debug, Clone, Copy)]
+struct AdminListener(Option<SocketAddr>);
+
+/// With a separate admin listener, answers 404 (as for an unknown path)
+/// for what the listener the request came in on does not serve, before
+/// routing, so no handler of the other surface ever runs.
+async fn listener_surface(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let admin = req.app_data::<web::Data<AdminListener>>().and_then(|a| a.0);
+    if let Some(admin) = admin {
+        let on_admin = req.app_config().local_addr() == admin;
+        let served = match surface(req.path()) {
+            Surface::Both => true,
+            Surface::Admin => on_admin,
+            Surface::Public => !on_admin,
+        };
+        if !served {
+            return Ok(req
+                .into_response(HttpResponse::NotFound().finish())
+                .map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
 /// Registers every route of [`ROUTES`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for r in ROUTES {
@@ -402,6 +461,7 @@ async fn access_log(
 /// A bound, not yet running server.
 pub struct Application {
     port: u16,
+    admin_port: Option<u16>,
     server: Server,
     state: web::Data<AppState>,
 }
@@ -410,24 +470,46 @@ impl Application {
     /// Binds `listener` (use port 0 in tests) and builds the server; nothing
     /// is served until [`Application::run_until_stopped`] is awaited.
     pub fn build(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Self> {
+        Self::build_with_admin(state, listener, None)
+    }
+
+    /// [`Application::build`] with, optionally, a second listener that
+    /// alone serves the admin surface ([`Surface`]). Both listeners belong
+    /// to one server, so one handle (and SIGTERM) stops both.
+    pub fn build_with_admin(
+        state: web::Data<AppState>,
+        listener: TcpListener,
+        admin: Option<TcpListener>,
+    ) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
+        let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
+        let split = web::Data::new(AdminListener(admin_addr));
         let forwarding = web::Data::new(state.config.forwarding());
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(forwarding.clone())
+                .app_data(split.clone())
                 .configure(configure)
+                // Innermost: the access log and metrics see its 404s as
+                // unmatched requests, like any other unknown path.
+                .wrap(from_fn(listener_surface))
                 .wrap(from_fn(access_log))
                 // Registered last so it runs first: everything after it,
                 // the access log included, sees the effective request.
                 .wrap(from_fn(crate::proxy::middleware))
         })
         .shutdown_timeout(30)
-        .listen(listener)?
+        .listen(listener)?;
+        let server = match admin {
+            Some(admin) => server.listen(admin)?,
+            None => server,
+        }
         .run();
         Ok(Self {
             port,
+            admin_port: admin_addr.map(|a| a.port()),
             server,
             state,
         })
@@ -435,6 +517,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin listener's port, when there is one.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_port
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -470,5 +557,27 @@ mod tests {
             .map(|r| (r.method.to_owned(), r.path.to_owned()))
             .collect();
         assert_eq!(served, documented);
+    }
+
+    #[test]
+    fn only_oauth_and_health_routes_stay_on_the_main_listener() {
+        for r in ROUTES {
+            let expected = match r.path {
+                "/oauth2/token"
+                | "/oauth2/introspect"
+                | "/oauth2/revoke"
+                | "/oauth2/jwks"
+                | "/.well-known/oauth-authorization-server"
+                | "/.well-known/openid-configuration" => Surface::Public,
+                "/healthz" | "/readyz" => Surface::Both,
+                _ => Surface::Admin,
+            };
+            assert_eq!(surface(r.path), expected, "{}", r.path);
+        }
+        assert_eq!(surface("/metrics"), Surface::Admin);
+        assert_eq!(surface("/openapi.json"), Surface::Admin);
+        assert_eq!(surface("/clients/x/secret"), Surface::Admin);
+        assert_eq!(surface("/unknown"), Surface::Admin);
+        assert_eq!(surface("/"), Surface::Admin);
     }
 }

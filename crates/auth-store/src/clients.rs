@@ -5,10 +5,11 @@ use auth_domain::lifecycle::{CurrentSecret, PreviousSecret};
 use auth_domain::time_util::{from_epoch_ms, to_epoch_ms};
 use auth_domain::{
     new_incarnation, Client, ClientAuthMethod, ClientId, ClientRepository, ClientSettings,
-    ClientType, NewClient, ScopeSet, SecretHash, SecretSlots, Slot, StoreError,
+    ClientType, NewAuditEvent, NewClient, ScopeSet, SecretHash, SecretSlots, Slot, StoreError,
 };
 use diesel::prelude::*;
 
+use crate::audit::insert_event;
 use crate::conn::DbConn;
 use crate::error::{corrupt, from_json, to_json, DbResultExt};
 use crate::schema::clients;
@@ -255,13 +256,14 @@ impl ClientRepository for Store {
         })
     }
 
-    fn create(&self, client: &NewClient) -> Result<Client, StoreError> {
+    fn create(&self, client: &NewClient, event: &NewAuditEvent) -> Result<Client, StoreError> {
         let row = ClientRow::from_new(client)?;
         self.write(None, |conn| {
             diesel::insert_into(clients::table)
                 .values(&row)
                 .execute(conn)
-                .store()
+                .store()?;
+            insert_event(conn, event)
         })?;
         // Built from the row just written, so it equals what `find` returns.
         row.into_client()
@@ -271,6 +273,7 @@ impl ClientRepository for Store {
         &self,
         id: &ClientId,
         settings: &ClientSettings,
+        event: &NewAuditEvent,
     ) -> Result<Client, StoreError> {
         let columns = SettingsColumns::try_from(settings)?;
         self.write(None, |conn| {
@@ -281,18 +284,19 @@ impl ClientRepository for Store {
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
+            insert_event(conn, event)?;
             find_client(conn, id.as_str())?.ok_or(StoreError::NotFound)
         })
     }
 
-    fn delete(&self, id: &ClientId) -> Result<(), StoreError> {
+    fn delete(&self, id: &ClientId, event: &NewAuditEvent) -> Result<(), StoreError> {
         self.write(None, |conn| {
             match diesel::delete(clients::table.find(id.as_str()))
                 .execute(conn)
                 .store()?
             {
                 0 => Err(StoreError::NotFound),
-                _ => Ok(()),
+                _ => insert_event(conn, event),
             }
         })
     }
@@ -302,6 +306,7 @@ impl ClientRepository for Store {
         id: &ClientId,
         expected_version: i64,
         slots: &SecretSlots,
+        event: &NewAuditEvent,
     ) -> Result<i64, StoreError> {
         let columns = SecretColumns::from(slots);
         self.write(None, |conn| {
@@ -317,6 +322,7 @@ impl ClientRepository for Store {
             .execute(conn)
             .store()?;
             if updated == 1 {
+                insert_event(conn, event)?;
                 return Ok(expected_version + 1);
             }
             // Inside the same transaction, so the answer is about the row

@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 
 use auth_domain::{
-    ClientId, ClientType, LinkedServiceAccount, ServiceAccount, ServiceAccountRepository,
-    StoreError,
+    ClientId, ClientType, LinkedServiceAccount, NewAuditEvent, ServiceAccount,
+    ServiceAccountRepository, StoreError,
 };
 use diesel::prelude::*;
 
+use crate::audit::insert_event;
 use crate::clients::find_client;
 use crate::conn::DbConn;
 use crate::error::{from_json, to_json, DbResultExt};
@@ -225,29 +226,42 @@ impl ServiceAccountRepository for Store {
         })
     }
 
-    fn upsert(&self, account: &ServiceAccount) -> Result<bool, StoreError> {
-        self.write(None, |conn| upsert_account(conn, account))
+    fn upsert(
+        &self,
+        account: &ServiceAccount,
+        event: &dyn Fn(bool) -> NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.write(None, |conn| {
+            let created = upsert_account(conn, account)?;
+            insert_event(conn, &event(created))?;
+            Ok(created)
+        })
     }
 
-    fn delete(&self, id: &str) -> Result<(), StoreError> {
+    fn delete(&self, id: &str, event: &NewAuditEvent) -> Result<(), StoreError> {
         self.write(None, |conn| {
             match diesel::delete(service_accounts::table.find(id))
                 .execute(conn)
                 .store()?
             {
                 0 => Err(StoreError::NotFound),
-                _ => Ok(()),
+                _ => insert_event(conn, event),
             }
         })
     }
 
-    fn link(&self, account_id: &str, client_id: &ClientId) -> Result<(), StoreError> {
+    fn link(
+        &self,
+        account_id: &str,
+        client_id: &ClientId,
+        event: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
         self.write(None, |conn| {
             if !account_exists(conn, account_id)? {
                 return Err(StoreError::NotFound);
             }
             match link_client(conn, account_id, client_id.as_str())? {
-                Ok(_) => Ok(()),
+                Ok(_) => insert_event(conn, event),
                 Err(LinkRefusal::UnknownClient) => Err(StoreError::NotFound),
                 Err(LinkRefusal::NotConfidential) => Err(StoreError::Rejected(format!(
                     "client {:?} is not a confidential client",
@@ -261,7 +275,12 @@ impl ServiceAccountRepository for Store {
         })
     }
 
-    fn unlink(&self, account_id: &str, client_id: &ClientId) -> Result<(), StoreError> {
+    fn unlink(
+        &self,
+        account_id: &str,
+        client_id: &ClientId,
+        event: &NewAuditEvent,
+    ) -> Result<(), StoreError> {
         self.write(None, |conn| {
             let updated = diesel::update(
                 clients::table
@@ -273,7 +292,7 @@ impl ServiceAccountRepository for Store {
             .store()?;
             match updated {
                 0 => Err(StoreError::NotFound),
-                _ => Ok(()),
+                _ => insert_event(conn, event),
             }
         })
     }

@@ -2,9 +2,12 @@
 //! `retired_at`; a partial unique index keeps it the only one.
 
 use auth_domain::time_util::{from_epoch_ms, to_epoch_ms};
-use auth_domain::{NewSigningKey, SigningKeyRepository, StoreError, StoredSigningKey};
+use auth_domain::{
+    NewAuditEvent, NewSigningKey, SigningKeyRepository, StoreError, StoredSigningKey,
+};
 use diesel::prelude::*;
 
+use crate::audit::insert_event;
 use crate::conn::DbConn;
 use crate::error::DbResultExt;
 use crate::schema::signing_keys;
@@ -96,14 +99,23 @@ impl SigningKeyRepository for Store {
         })
     }
 
-    fn rotate(&self, key: &NewSigningKey) -> Result<StoredSigningKey, StoreError> {
-        self.write(Some(Lock::SigningKeys), |conn| install(conn, key))
+    fn rotate(
+        &self,
+        key: &NewSigningKey,
+        event: &NewAuditEvent,
+    ) -> Result<StoredSigningKey, StoreError> {
+        self.write(Some(Lock::SigningKeys), |conn| {
+            let stored = install(conn, key)?;
+            insert_event(conn, event)?;
+            Ok(stored)
+        })
     }
 
     fn revoke(
         &self,
         kid: &str,
         make: &mut dyn FnMut() -> Result<NewSigningKey, String>,
+        events: &dyn Fn(Option<&StoredSigningKey>) -> Vec<NewAuditEvent>,
     ) -> Result<Option<StoredSigningKey>, StoreError> {
         self.write(Some(Lock::SigningKeys), |conn| {
             let target = signing_keys::table
@@ -129,6 +141,9 @@ impl SigningKeyRepository for Store {
             diesel::delete(signing_keys::table.find(kid))
                 .execute(conn)
                 .store()?;
+            for event in events(replacement.as_ref()) {
+                insert_event(conn, &event)?;
+            }
             Ok(replacement)
         })
     }

@@ -139,6 +139,63 @@ pub fn fresh_postgres_url() -> Option<(String, TestGuard)> {
     Some((with_database(&admin_url, &name), guard))
 }
 
+/// An audit event by the actor `test`, now, for the changes tests make
+/// directly through the store.
+pub fn test_event(action: &str, target_id: &str) -> auth_domain::NewAuditEvent {
+    auth_domain::NewAuditEvent {
+        at: auth_domain::now_ms(),
+        actor: "test".into(),
+        action: action.into(),
+        target_type: "test".into(),
+        target_id: target_id.into(),
+        outcome: auth_domain::AuditOutcome::Success,
+    }
+}
+
+/// Makes every insert into the audit log of the database at `url` fail
+/// with a database error (a trigger, as a full disk or a revoked grant
+/// would), or, with `fail` false, removes that trigger again. For tests
+/// that a change is never committed without its audit event.
+pub fn fail_audit_inserts(url: &str, fail: bool) {
+    let sql = match (url.strip_prefix("sqlite://"), fail) {
+        (Some(_), true) => {
+            "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
+             BEGIN SELECT RAISE(ABORT, 'audit log refused by a test'); END;"
+        }
+        (Some(_), false) => "DROP TRIGGER audit_refused;",
+        (None, true) => {
+            "CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'audit log refused by a test'; END $$; \
+             CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION audit_refused();"
+        }
+        (None, false) => {
+            "DROP TRIGGER audit_refused ON audit_events; DROP FUNCTION audit_refused();"
+        }
+    };
+    let done = match url.strip_prefix("sqlite://") {
+        Some(path) => SqliteConnection::establish(path)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string())),
+        None => PgConnection::establish(url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string())),
+    };
+    done.unwrap_or_else(|e| panic!("cannot change the audit trigger: {e}"));
+}
+
+impl TestGuard {
+    /// The URL of this test database.
+    pub fn url(&self) -> String {
+        match &self.inner {
+            GuardInner::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("auth.db").display())
+            }
+            GuardInner::Postgres { admin_url, name } => with_database(admin_url, name),
+        }
+    }
+}
+
 fn open_migrated(url: &str) -> Store {
     let store = Store::open(&config(url.to_owned()))
         .unwrap_or_else(|e| panic!("cannot open the test store: {e}"));

@@ -11,8 +11,8 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::web;
 use auth_domain::{
-    BcryptHasher, Client, ClientId, ClientRepository, ClientSettings, NewClient, SecretHash,
-    SecretSlots, Slot, StoreError,
+    BcryptHasher, Client, ClientId, ClientRepository, ClientSettings, NewAuditEvent, NewClient,
+    SecretHash, SecretSlots, Slot, StoreError,
 };
 use auth_http::{AppState, Application, Repos};
 use auth_server::{config, startup};
@@ -39,19 +39,30 @@ impl ClientRepository for FailingWrites {
         ClientRepository::list(&self.store)
     }
 
-    fn create(&self, _: &NewClient) -> Result<Client, StoreError> {
+    fn create(&self, _: &NewClient, _: &NewAuditEvent) -> Result<Client, StoreError> {
         Err(self.error.clone())
     }
 
-    fn update_settings(&self, _: &ClientId, _: &ClientSettings) -> Result<Client, StoreError> {
+    fn update_settings(
+        &self,
+        _: &ClientId,
+        _: &ClientSettings,
+        _: &NewAuditEvent,
+    ) -> Result<Client, StoreError> {
         Err(self.error.clone())
     }
 
-    fn delete(&self, _: &ClientId) -> Result<(), StoreError> {
+    fn delete(&self, _: &ClientId, _: &NewAuditEvent) -> Result<(), StoreError> {
         Err(self.error.clone())
     }
 
-    fn replace_secrets(&self, _: &ClientId, _: i64, _: &SecretSlots) -> Result<i64, StoreError> {
+    fn replace_secrets(
+        &self,
+        _: &ClientId,
+        _: i64,
+        _: &SecretSlots,
+        _: &NewAuditEvent,
+    ) -> Result<i64, StoreError> {
         Err(self.error.clone())
     }
 

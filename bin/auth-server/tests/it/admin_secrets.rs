@@ -501,3 +501,66 @@ async fn sixteen_parallel_rotations_are_serialised_and_none_is_lost() {
         s.stop().await;
     }
 }
+
+/// An empty slot is a 404 and a missing current secret a 409, whatever
+/// `If-Match` says: a stale tag cannot turn "there is nothing to delete or
+/// rotate" into a 412 that invites a re-read and a pointless retry.
+#[actix_web::test]
+async fn an_empty_slot_answers_before_a_stale_if_match() {
+    for backend in backends() {
+        let s = spawn(backend, Spawn::default()).await;
+        let t = admin_token(&s).await;
+        create_client(&s, &t, "empty").await;
+        let stale = "\"v99-0\"";
+
+        // No secret at all: both slots are 404, rotate is 409.
+        for target in ["current", "previous"] {
+            let r = send(
+                admin(
+                    &s,
+                    Method::DELETE,
+                    &format!("/clients/empty/secret?target={target}"),
+                    &t,
+                )
+                .header("If-Match", stale),
+            )
+            .await;
+            assert_problem(&r, 404);
+        }
+        let r = send(
+            admin(&s, Method::POST, "/clients/empty/secret/rotate", &t).header("If-Match", stale),
+        )
+        .await;
+        assert_problem(&r, 409);
+
+        // A current secret but no previous one: previous is 404, current 412.
+        let issued = send(admin(&s, Method::POST, "/clients/empty/secret", &t)).await;
+        assert_eq!(issued.status, 201);
+        let r = send(
+            admin(
+                &s,
+                Method::DELETE,
+                "/clients/empty/secret?target=previous",
+                &t,
+            )
+            .header("If-Match", stale),
+        )
+        .await;
+        assert_problem(&r, 404);
+        let r = send(
+            admin(
+                &s,
+                Method::DELETE,
+                "/clients/empty/secret?target=current",
+                &t,
+            )
+            .header("If-Match", stale),
+        )
+        .await;
+        assert_problem(&r, 412);
+        // Nothing was changed by any of it.
+        let meta = send(admin(&s, Method::GET, "/clients/empty/secret", &t)).await;
+        assert_eq!(meta.header("etag"), issued.header("etag"));
+        s.stop().await;
+    }
+}

@@ -270,6 +270,7 @@ pub fn plant_client(store: &auth_store::Store, id: &str, hash: &str) {
     use auth_domain::ClientRepository as _;
     let id = auth_domain::ClientId::parse(id).unwrap();
     let now = auth_domain::now_ms();
+    let event = auth_store::test_support::test_event("client.create", id.as_str());
     let secrets = auth_domain::SecretSlots::default()
         .issue(
             auth_domain::SecretHash::new(hash),
@@ -278,15 +279,18 @@ pub fn plant_client(store: &auth_store::Store, id: &str, hash: &str) {
         )
         .unwrap();
     store
-        .create(&auth_domain::NewClient {
-            settings: auth_domain::ClientSettings::defaults_for(&id),
-            id,
-            client_type: auth_domain::ClientType::Confidential,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            created_at: now,
-            secrets,
-        })
+        .create(
+            &auth_domain::NewClient {
+                settings: auth_domain::ClientSettings::defaults_for(&id),
+                id,
+                client_type: auth_domain::ClientType::Confidential,
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                created_at: now,
+                secrets,
+            },
+            &event,
+        )
         .unwrap();
 }
 

@@ -86,7 +86,8 @@ async fn a_token_signed_with_a_key_newer_than_the_verifiers_last_load_verifies()
     let (sa, sb) = (a.state.clone(), b.state.clone());
     actix_web::web::block(move || {
         sb.reload_keys().unwrap();
-        store.rotate(&key).unwrap();
+        let event = auth_store::test_support::test_event("signing_key.rotate", &key.kid);
+        store.rotate(&key, &event).unwrap();
         sa.reload_keys().unwrap();
     })
     .await

@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_accounts;
+mod admin_audit_atomic;
 mod admin_clients;
+mod admin_escalation;
 mod admin_failures;
+mod admin_listener;
 mod admin_logs;
 mod admin_secrets;
 mod admin_support;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_domain::{
-    Client, ClientId, ClientRepository, ClientSettings, NewClient, SecretHash, SecretSlots, Slot,
-    StoreError,
+    Client, ClientId, ClientRepository, ClientSettings, NewAuditEvent, NewClient, SecretHash,
+    SecretSlots, Slot, StoreError,
 };
 use serde_json::Value;
 
@@ -371,26 +371,32 @@ impl ClientRepository for Flaky {
         self.check()?;
         self.inner.list()
     }
-    fn create(&self, c: &NewClient) -> Result<Client, StoreError> {
+    fn create(&self, c: &NewClient, e: &NewAuditEvent) -> Result<Client, StoreError> {
         self.check()?;
-        self.inner.create(c)
+        self.inner.create(c, e)
     }
-    fn update_settings(&self, id: &ClientId, s: &ClientSettings) -> Result<Client, StoreError> {
+    fn update_settings(
+        &self,
+        id: &ClientId,
+        s: &ClientSettings,
+        e: &NewAuditEvent,
+    ) -> Result<Client, StoreError> {
         self.check()?;
-        self.inner.update_settings(id, s)
+        self.inner.update_settings(id, s, e)
     }
-    fn delete(&self, id: &ClientId) -> Result<(), StoreError> {
+    fn delete(&self, id: &ClientId, e: &NewAuditEvent) -> Result<(), StoreError> {
         self.check()?;
-        self.inner.delete(id)
+        self.inner.delete(id, e)
     }
     fn replace_secrets(
         &self,
         id: &ClientId,
         v: i64,
         slots: &SecretSlots,
+        e: &NewAuditEvent,
     ) -> Result<i64, StoreError> {
         self.check()?;
-        self.inner.replace_secrets(id, v, slots)
+        self.inner.replace_secrets(id, v, slots, e)
     }
     fn upgrade_hash(
         &self,

@@ -10,8 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use auth_domain::{
-    BcryptHasher, Client, ClientId, ClientRepository, ClientSettings, NewClient, Secret,
-    SecretHash, SecretHasher, SecretSlots, Slot, StoreError,
+    BcryptHasher, Client, ClientId, ClientRepository, ClientSettings, NewAuditEvent, NewClient,
+    Secret, SecretHash, SecretHasher, SecretSlots, Slot, StoreError,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -228,23 +228,29 @@ impl ClientRepository for Gated {
     fn list(&self) -> Result<Vec<Client>, StoreError> {
         self.inner.list()
     }
-    fn create(&self, c: &NewClient) -> Result<Client, StoreError> {
-        self.inner.create(c)
+    fn create(&self, c: &NewClient, e: &NewAuditEvent) -> Result<Client, StoreError> {
+        self.inner.create(c, e)
     }
-    fn update_settings(&self, id: &ClientId, s: &ClientSettings) -> Result<Client, StoreError> {
-        self.inner.update_settings(id, s)
+    fn update_settings(
+        &self,
+        id: &ClientId,
+        s: &ClientSettings,
+        e: &NewAuditEvent,
+    ) -> Result<Client, StoreError> {
+        self.inner.update_settings(id, s, e)
     }
-    fn delete(&self, id: &ClientId) -> Result<(), StoreError> {
-        self.inner.delete(id)
+    fn delete(&self, id: &ClientId, e: &NewAuditEvent) -> Result<(), StoreError> {
+        self.inner.delete(id, e)
     }
     fn replace_secrets(
         &self,
         id: &ClientId,
         v: i64,
         slots: &SecretSlots,
+        e: &NewAuditEvent,
     ) -> Result<i64, StoreError> {
         self.replace.pass();
-        self.inner.replace_secrets(id, v, slots)
+        self.inner.replace_secrets(id, v, slots, e)
     }
     fn upgrade_hash(
         &self,

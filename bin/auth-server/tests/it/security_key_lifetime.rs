@@ -136,14 +136,20 @@ async fn a_key_retired_more_than_a_day_and_a_minute_ago_is_neither_published_nor
         let t1 = admin_token(&s).await;
         let k1 = kid(&t1);
         store
-            .rotate(&generate_key(SigningAlg::Rs256, auth_domain::now_ms(), &enc).unwrap())
+            .rotate(
+                &generate_key(SigningAlg::Rs256, auth_domain::now_ms(), &enc).unwrap(),
+                &auth_store::test_support::test_event("signing_key.rotate", "test"),
+            )
             .unwrap();
         reload(&s).await;
         let t2 = admin_token(&s).await;
         let k2 = kid(&t2);
         assert_ne!(k1, k2);
         let k3 = store
-            .rotate(&generate_key(SigningAlg::Rs256, auth_domain::now_ms(), &enc).unwrap())
+            .rotate(
+                &generate_key(SigningAlg::Rs256, auth_domain::now_ms(), &enc).unwrap(),
+                &auth_store::test_support::test_event("signing_key.rotate", "test"),
+            )
             .unwrap()
             .kid;
         let now = auth_domain::now_ms();

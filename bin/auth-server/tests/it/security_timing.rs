@@ -71,7 +71,12 @@ async fn plant_secret_states(s: &TestServer) {
             previous: None,
         };
         repos
-            .replace_secrets(&expired.id, expired.secrets_version, &slots)
+            .replace_secrets(
+                &expired.id,
+                expired.secrets_version,
+                &slots,
+                &auth_store::test_support::test_event("client.secret.rotate", "expired"),
+            )
             .unwrap();
 
         let rotated = repos
@@ -87,7 +92,12 @@ async fn plant_secret_states(s: &TestServer) {
             .rotate(new_hash, now, &SecretPolicy::default())
             .unwrap();
         repos
-            .replace_secrets(&rotated.id, rotated.secrets_version, &slots)
+            .replace_secrets(
+                &rotated.id,
+                rotated.secrets_version,
+                &slots,
+                &auth_store::test_support::test_event("client.secret.rotate", "rotated"),
+            )
             .unwrap();
     })
     .await
@@ -110,15 +120,18 @@ fn plant_post_client(store: &auth_store::Store, id: &str, hash: String) {
     let mut settings = auth_domain::ClientSettings::defaults_for(&id);
     settings.auth_method = auth_domain::ClientAuthMethod::ClientSecretPost;
     store
-        .create(&auth_domain::NewClient {
-            settings,
-            id,
-            client_type: auth_domain::ClientType::Confidential,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            created_at: now,
-            secrets,
-        })
+        .create(
+            &auth_domain::NewClient {
+                settings,
+                id,
+                client_type: auth_domain::ClientType::Confidential,
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                created_at: now,
+                secrets,
+            },
+            &auth_store::test_support::test_event("client.create", "planted"),
+        )
         .unwrap();
 }
 

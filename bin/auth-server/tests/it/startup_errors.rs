@@ -129,6 +129,9 @@ fn bad_configuration_names_the_variable_and_never_panics() {
         ("APP_BCRYPT_COST", "2"),
         ("APP_FORWARDED_HEADERS", "both"),
         ("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT", "lots"),
+        ("APP_ADMIN_BIND", "not-an-address"),
+        // The default APP_BIND: the admin listener needs its own port.
+        ("APP_ADMIN_BIND", "127.0.0.1:8080"),
     ] {
         let env: BTreeMap<String, String> = [(var.to_owned(), value.to_owned())].into();
         for cmd in ["check", "serve", "migrate"] {

@@ -34,6 +34,11 @@ impl AdminCaller {
         &self.client_id
     }
 
+    /// The token's `permissions` claim (empty when it has none).
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+
     /// 403 unless the token's `permissions` claim holds `permission`.
     pub fn require(&self, permission: &str) -> Result<(), Problem> {
         if self.permissions.iter().any(|p| p == permission) {

@@ -18,7 +18,10 @@ use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, json_object, member, read_body, rfc3339_ms, Member};
+use super::{
+    audited, blocking, change_event, json_object, member, no_escalation_for_client, read_body,
+    rfc3339_ms, Member,
+};
 
 const JSON: &str = "application/json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -347,8 +350,9 @@ pub async fn create(
         created_at: auth_domain::now_ms(),
         secrets: SecretSlots::default(),
     };
+    let event = change_event(&caller, "client.create", "client", id.as_str());
     let result = blocking(&state, move |st| {
-        st.repos.clients.create(&new).map_err(|e| match e {
+        st.repos.clients.create(&new, &event).map_err(|e| match e {
             StoreError::Duplicate => Problem::conflict("a client with this id exists"),
             other => Problem::from_store(&other, st.retry_after_secs()),
         })
@@ -377,7 +381,7 @@ pub async fn create(
         (status = 200, description = "The changed client", body = ClientView),
         (status = 400, description = "A field is invalid, unknown, or is clientId", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Neither merge-patch+json nor json", body = ProblemDetails, content_type = "application/problem+json"),
@@ -396,16 +400,22 @@ pub async fn update(
     let client = find_client(&state, &id).await?;
     let settings = ClientPatch::apply(&body, &client)?;
     let target = id.clone();
-    let result = blocking(&state, move |st| {
-        st.repos
-            .clients
-            .update_settings(&target, &settings)
-            .map_err(|e| match e {
-                StoreError::NotFound => unknown_client(),
-                other => Problem::from_store(&other, st.retry_after_secs()),
+    let event = change_event(&caller, "client.update", "client", id.as_str());
+    let result = match no_escalation_for_client(&state, &caller, &client).await {
+        Err(p) => Err(p),
+        Ok(()) => {
+            blocking(&state, move |st| {
+                st.repos
+                    .clients
+                    .update_settings(&target, &settings, &event)
+                    .map_err(|e| match e {
+                        StoreError::NotFound => unknown_client(),
+                        other => Problem::from_store(&other, st.retry_after_secs()),
+                    })
             })
-    })
-    .await;
+            .await
+        }
+    };
     let updated = audited(
         &state,
         &caller,
@@ -428,7 +438,7 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["client.write"])))]
@@ -439,14 +449,24 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
     let id = path_client_id(&path)?;
+    let client = find_client(&state, &id).await?;
     let target = id.clone();
-    let result = blocking(&state, move |st| {
-        st.repos.clients.delete(&target).map_err(|e| match e {
-            StoreError::NotFound => unknown_client(),
-            other => Problem::from_store(&other, st.retry_after_secs()),
-        })
-    })
-    .await;
+    let event = change_event(&caller, "client.delete", "client", id.as_str());
+    let result = match no_escalation_for_client(&state, &caller, &client).await {
+        Err(p) => Err(p),
+        Ok(()) => {
+            blocking(&state, move |st| {
+                st.repos
+                    .clients
+                    .delete(&target, &event)
+                    .map_err(|e| match e {
+                        StoreError::NotFound => unknown_client(),
+                        other => Problem::from_store(&other, st.retry_after_secs()),
+                    })
+            })
+            .await
+        }
+    };
     audited(
         &state,
         &caller,

@@ -6,8 +6,9 @@
 //! wrong types all answer problem details naming the field.
 //!
 //! Storage calls are blocking and run on actix's blocking pool; every change
-//! is recorded in the audit log and in a `tracing` line, neither of which
-//! ever carries a secret, a hash or a token.
+//! is recorded in the audit log, in the same transaction as the change, and
+//! in a `tracing` line, neither of which ever carries a secret, a hash or a
+//! token.
 
 pub mod audit;
 pub mod auth;
@@ -19,7 +20,7 @@ pub mod service_accounts;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use auth_domain::{AuditOutcome, NewAuditEvent};
+use auth_domain::{AuditOutcome, Client, NewAuditEvent, ServiceAccount};
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -195,15 +196,67 @@ pub fn query_params(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, St
     Ok(out)
 }
 
+/// The one place the admin API applies the rule against privilege
+/// escalation ([`auth_domain::escalation`]): 403 naming the missing admin
+/// permissions unless the caller holds every admin permission of every
+/// account in `affected` (as it is before the change and as it will be
+/// after it). The catalogue is read afresh: a decision about power must not
+/// rest on a cached copy. Blocking.
+pub fn no_escalation(
+    st: &AppState,
+    caller: &AdminCaller,
+    affected: &[&ServiceAccount],
+) -> Result<(), Problem> {
+    if affected.is_empty() {
+        return Ok(());
+    }
+    let catalogue = st
+        .repos
+        .catalogue
+        .load()
+        .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))?;
+    auth_domain::check_no_escalation(caller.permissions(), &catalogue, affected.iter().copied())
+        .map_err(|e| {
+            tracing::info!(missing = ?e.missing, "admin request refused: privilege escalation");
+            Problem::escalation(&e)
+        })
+}
+
+/// [`no_escalation`] for a change to a client (its settings, its secrets,
+/// its existence): the affected account is the one it is linked to, whose
+/// permissions its tokens carry.
+pub async fn no_escalation_for_client(
+    state: &web::Data<AppState>,
+    caller: &AdminCaller,
+    client: &Client,
+) -> Result<(), Problem> {
+    let Some(account_id) = client.service_account_id.clone() else {
+        return Ok(());
+    };
+    let caller = caller.clone();
+    blocking(state, move |st| {
+        let account = st
+            .repos
+            .accounts
+            .find_account(&account_id)
+            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))?;
+        no_escalation(st, &caller, &account.iter().collect::<Vec<_>>())
+    })
+    .await
+}
+
 /// Whether a change went through, for the audit log.
 pub fn outcome_of<T>(result: &Result<T, Problem>) -> Option<AuditOutcome> {
     match result {
         Ok(_) => Some(AuditOutcome::Success),
         // A malformed request or an absent target changed nothing and
         // concerned nothing that exists: only refusals of a real change
-        // (409, 412) and server failures are recorded as failures.
+        // (403 for an escalation, 409, 412) and server failures are
+        // recorded as failures. The route's own 403 answers before any
+        // handler reaches the audit log.
         Err(p)
-            if p.status().as_u16() == 409
+            if p.status().as_u16() == 403
+                || p.status().as_u16() == 409
                 || p.status().as_u16() == 412
                 || p.status().is_server_error() =>
         {
@@ -213,44 +266,52 @@ pub fn outcome_of<T>(result: &Result<T, Problem>) -> Option<AuditOutcome> {
     }
 }
 
-/// Writes one audit event and one log line for a change made through the
-/// admin API. An audit write that fails is logged at error level: the
-/// change itself has already been committed, and answering an error for it
-/// would invite a retry that changes things twice.
-pub async fn record(
-    state: &web::Data<AppState>,
+/// The audit event of a successful change by `caller`, made now. Handlers
+/// hand it to the store with the change, which writes both in one
+/// transaction: a change is never committed without its event.
+pub fn change_event(
     caller: &AdminCaller,
-    action: &'static str,
-    target_type: &'static str,
+    action: &str,
+    target_type: &str,
     target_id: &str,
-    outcome: AuditOutcome,
-) {
-    let event = NewAuditEvent {
+) -> NewAuditEvent {
+    NewAuditEvent {
         at: auth_domain::now_ms(),
         actor: caller.sub().to_owned(),
         action: action.to_owned(),
         target_type: target_type.to_owned(),
         target_id: target_id.to_owned(),
-        outcome,
-    };
-    tracing::info!(
-        target: "auth_server::audit",
-        actor = %event.actor.escape_debug(),
-        action,
-        target_type,
-        target_id = %event.target_id.escape_debug(),
-        outcome = outcome.as_str(),
-        "admin change"
-    );
-    let repos = state.repos.clone();
-    let written = web::block(move || repos.audit.record(&event)).await;
-    if !matches!(written, Ok(Ok(()))) {
-        tracing::error!(action, "could not write an admin change to the audit log");
+        outcome: AuditOutcome::Success,
     }
 }
 
-/// Records the audit event of a change handler's `result`, if it is one
-/// worth recording, and passes the result on.
+fn log_change(event: &NewAuditEvent) {
+    tracing::info!(
+        target: "auth_server::audit",
+        actor = %event.actor.escape_debug(),
+        action = %event.action,
+        target_type = %event.target_type,
+        target_id = %event.target_id.escape_debug(),
+        outcome = event.outcome.as_str(),
+        "admin change"
+    );
+}
+
+/// Writes the audit event of a refused or failed change, which changed
+/// nothing and so has no transaction to join. An audit write that fails
+/// is logged at error level; the answer is the refusal either way.
+async fn record_refusal(state: &web::Data<AppState>, event: NewAuditEvent) {
+    let repos = state.repos.clone();
+    let action = event.action.clone();
+    let written = web::block(move || repos.audit.record(&event)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::error!(%action, "could not write a refused admin change to the audit log");
+    }
+}
+
+/// Logs a change handler's `result` and, for a refusal worth recording,
+/// writes its failure event (a success's event was committed with it), then
+/// passes the result on.
 pub async fn audited<T>(
     state: &web::Data<AppState>,
     caller: &AdminCaller,
@@ -260,7 +321,14 @@ pub async fn audited<T>(
     result: Result<T, Problem>,
 ) -> Result<T, Problem> {
     if let Some(outcome) = outcome_of(&result) {
-        record(state, caller, action, target_type, target_id, outcome).await;
+        let event = NewAuditEvent {
+            outcome,
+            ..change_event(caller, action, target_type, target_id)
+        };
+        log_change(&event);
+        if outcome == AuditOutcome::Failure {
+            record_refusal(state, event).await;
+        }
     }
     result
 }
@@ -342,6 +410,12 @@ mod tests {
         );
         assert_eq!(
             outcome_of::<()>(&Err(Problem::internal())),
+            Some(AuditOutcome::Failure)
+        );
+        assert_eq!(
+            outcome_of::<()>(&Err(Problem::escalation(&auth_domain::Escalation {
+                missing: vec!["users.write".into()]
+            }))),
             Some(AuditOutcome::Failure)
         );
         assert_eq!(outcome_of::<()>(&Err(Problem::not_found("x"))), None);

@@ -89,6 +89,12 @@ impl Problem {
         )
     }
 
+    /// 403 for a change that would let the caller gain admin permissions
+    /// it does not hold, naming them.
+    pub fn escalation(e: &auth_domain::Escalation) -> Self {
+        Self::new(StatusCode::FORBIDDEN, e.to_string())
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, detail)
     }

@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 use super::auth::AdminCaller;
 use super::clients::{find_client, path_client_id, unknown_client};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, query_params, rfc3339_ms};
+use super::{audited, blocking, change_event, no_escalation_for_client, query_params, rfc3339_ms};
 use crate::state::AppState;
 
 /// BCrypt jobs of the admin API running at once, process-wide.
@@ -223,6 +223,7 @@ fn write_slots(
     mut client: Client,
     pinned: bool,
     change: &dyn Fn(&SecretSlots) -> Result<SecretSlots, Problem>,
+    event: &auth_domain::NewAuditEvent,
 ) -> Result<(Client, SecretSlots, i64), Problem> {
     let retry = st.retry_after_secs();
     for _ in 0..MAX_ATTEMPTS {
@@ -230,7 +231,7 @@ fn write_slots(
         match st
             .repos
             .clients
-            .replace_secrets(&client.id, client.secrets_version, &next)
+            .replace_secrets(&client.id, client.secrets_version, &next, event)
         {
             Ok(version) => return Ok((client, next, version)),
             Err(StoreError::Conflict) if pinned => return Err(Problem::precondition_failed()),
@@ -280,7 +281,7 @@ fn check_if_match(if_match: Option<&IfMatch>, client: &Client) -> Result<(), Pro
             headers(("ETag" = String, description = "The new secret state"), ("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "A current secret exists: rotate instead", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = ProblemDetails, content_type = "application/problem+json"),
@@ -295,10 +296,18 @@ pub async fn issue(
     let id = path_client_id(&path)?;
     let client = confidential(&state, &id).await?;
     // Refuse before paying for a hash when the answer is already known.
-    if client.secrets.current.is_some() {
-        let refused = Err(Problem::from_lifecycle(
-            &auth_domain::LifecycleError::CurrentExists,
-        ));
+    let precheck = async {
+        no_escalation_for_client(&state, &caller, &client).await?;
+        match client.secrets.current {
+            Some(_) => Err(Problem::from_lifecycle(
+                &auth_domain::LifecycleError::CurrentExists,
+            )),
+            None => Ok(()),
+        }
+    }
+    .await;
+    if let Err(p) = precheck {
+        let refused = Err(p);
         return audited(
             &state,
             &caller,
@@ -312,13 +321,14 @@ pub async fn issue(
     let result = match new_secret(&state).await {
         Ok((secret, hash)) => {
             let policy = state.config.secret_policy;
+            let event = change_event(&caller, "client.secret.issue", "client", id.as_str());
             blocking(&state, move |st| {
                 let change = |slots: &SecretSlots| {
                     slots
                         .issue(hash.clone(), auth_domain::now_ms(), &policy)
                         .map_err(|e| Problem::from_lifecycle(&e))
                 };
-                write_slots(st, client, false, &change)
+                write_slots(st, client, false, &change, &event)
             })
             .await
             .map(|written| (secret, written))
@@ -357,7 +367,7 @@ pub async fn issue(
             headers(("ETag" = String, description = "The new secret state"), ("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "No current secret to rotate", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match the secret state", body = ProblemDetails, content_type = "application/problem+json"),
@@ -374,22 +384,32 @@ pub async fn rotate(
     let id = path_client_id(&path)?;
     let client = confidential(&state, &id).await?;
     let if_match = IfMatch::from_request(&req);
-    let result = match check_if_match(if_match.as_ref(), &client) {
+    // A missing current secret is a 409 whatever If-Match says: the request
+    // would fail without the precondition too (RFC 9110 §13.2.1).
+    let precheck = async {
+        no_escalation_for_client(&state, &caller, &client).await?;
+        if client.secrets.current.is_none() {
+            return Err(Problem::from_lifecycle(
+                &auth_domain::LifecycleError::NoCurrent,
+            ));
+        }
+        check_if_match(if_match.as_ref(), &client)
+    }
+    .await;
+    let result = match precheck {
         Err(p) => Err(p),
-        Ok(()) if client.secrets.current.is_none() => Err(Problem::from_lifecycle(
-            &auth_domain::LifecycleError::NoCurrent,
-        )),
         Ok(()) => match new_secret(&state).await {
             Ok((secret, hash)) => {
                 let policy = state.config.secret_policy;
                 let pinned = if_match.is_some();
+                let event = change_event(&caller, "client.secret.rotate", "client", id.as_str());
                 blocking(&state, move |st| {
                     let change = |slots: &SecretSlots| {
                         slots
                             .rotate(hash.clone(), auth_domain::now_ms(), &policy)
                             .map_err(|e| Problem::from_lifecycle(&e))
                     };
-                    write_slots(st, client, pinned, &change)
+                    write_slots(st, client, pinned, &change, &event)
                 })
                 .await
                 .map(|written| (secret, written))
@@ -431,7 +451,7 @@ pub async fn rotate(
         (status = 204, description = "Deleted", headers(("ETag" = String, description = "The new secret state"))),
         (status = 400, description = "A public client, or target missing or not current/previous", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such client, or that slot is empty", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match the secret state", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = ProblemDetails, content_type = "application/problem+json"),
@@ -458,17 +478,29 @@ pub async fn delete(
             .ok_or_else(|| Problem::bad_field("target", "must be current or previous"))?,
     };
     let if_match = IfMatch::from_request(&req);
-    let result = match check_if_match(if_match.as_ref(), &client) {
+    // An empty slot is a 404 and so comes before a 412: deleting it would
+    // fail without the precondition too (RFC 9110 §13.2.1).
+    let precheck = async {
+        no_escalation_for_client(&state, &caller, &client).await?;
+        client
+            .secrets
+            .delete(target)
+            .map_err(|e| Problem::from_lifecycle(&e))?;
+        check_if_match(if_match.as_ref(), &client)
+    }
+    .await;
+    let result = match precheck {
         Err(p) => Err(p),
         Ok(()) => {
             let pinned = if_match.is_some();
+            let event = change_event(&caller, "client.secret.delete", "client", id.as_str());
             blocking(&state, move |st| {
                 let change = |slots: &SecretSlots| {
                     slots
                         .delete(target)
                         .map_err(|e| Problem::from_lifecycle(&e))
                 };
-                write_slots(st, client, pinned, &change)
+                write_slots(st, client, pinned, &change, &event)
             })
             .await
         }

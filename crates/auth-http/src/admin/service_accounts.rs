@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::auth::AdminCaller;
 use super::clients::{find_client, path_client_id};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, json_object, member, read_body};
+use super::{audited, blocking, change_event, json_object, member, no_escalation, read_body};
 use crate::state::AppState;
 
 /// A service account as the admin API shows it.
@@ -235,7 +235,7 @@ pub async fn get(
         (status = 200, description = "Replaced", body = ServiceAccountView),
         (status = 400, description = "A field is invalid or unknown, or names something the catalogue lacks (all named)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = ProblemDetails, content_type = "application/problem+json"),
     ),
@@ -251,6 +251,7 @@ pub async fn put(
     let body = read_body(&req, payload, &["application/json"]).await?;
     let id = new_account_id(&path)?;
     let account = ServiceAccountPut::parse(&body)?.into_account(&id);
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
         let retry = st.retry_after_secs();
         let catalogue = st
@@ -262,10 +263,25 @@ pub async fn put(
         if !unresolved.is_empty() {
             return Err(unresolved_problem(&unresolved));
         }
+        let before = st
+            .repos
+            .accounts
+            .find_account(&account.id)
+            .map_err(|e| Problem::from_store(&e, retry))?;
+        let mut affected = vec![&account];
+        affected.extend(before.as_ref());
+        no_escalation(st, &who, &affected)?;
         let created = st
             .repos
             .accounts
-            .upsert(&account)
+            .upsert(&account, &|created| {
+                let action = if created {
+                    "service_account.create"
+                } else {
+                    "service_account.update"
+                };
+                change_event(&who, action, "service_account", &account.id)
+            })
             .map_err(|e| Problem::from_store(&e, retry))?;
         let stored = st
             .repos
@@ -295,7 +311,7 @@ pub async fn put(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["users.write"])))]
@@ -306,12 +322,19 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
     let id = path.into_inner();
+    let existing = find_account(&state, id.clone()).await?;
     let target = id.clone();
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
-        st.repos.accounts.delete(&target).map_err(|e| match e {
-            StoreError::NotFound => unknown_account(),
-            other => Problem::from_store(&other, st.retry_after_secs()),
-        })
+        no_escalation(st, &who, &[&existing.account])?;
+        let event = change_event(&who, "service_account.delete", "service_account", &target);
+        st.repos
+            .accounts
+            .delete(&target, &event)
+            .map_err(|e| match e {
+                StoreError::NotFound => unknown_account(),
+                other => Problem::from_store(&other, st.retry_after_secs()),
+            })
     })
     .await;
     audited(
@@ -334,7 +357,7 @@ pub async fn delete(
         (status = 204, description = "Linked (or already linked to this account)"),
         (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such account or client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The client is linked to another account", body = ProblemDetails, content_type = "application/problem+json"),
     ),
@@ -346,7 +369,7 @@ pub async fn link(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
     let (account_id, raw_client) = path.into_inner();
-    find_account(&state, account_id.clone()).await?;
+    let linked = find_account(&state, account_id.clone()).await?;
     let client_id = path_client_id(&raw_client)?;
     let client = find_client(&state, &client_id).await?;
     if client.client_type == ClientType::Public {
@@ -356,8 +379,12 @@ pub async fn link(
         ));
     }
     let target = client_id.clone();
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
-        st.repos.accounts.link(&account_id, &target).map_err(|e| match e {
+        // The client will carry the account's permissions in its tokens.
+        no_escalation(st, &who, &[&linked.account])?;
+        let event = change_event(&who, "service_account.link", "client", target.as_str());
+        st.repos.accounts.link(&account_id, &target, &event).map_err(|e| match e {
             StoreError::NotFound => Problem::not_found("the service account or the client no longer exists"),
             StoreError::LinkConflict { account_id: other, .. } => {
                 Problem::conflict(format!("the client is linked to another service account ({other:?}); unlink it there first"))
@@ -385,7 +412,7 @@ pub async fn link(
     responses(
         (status = 204, description = "Unlinked"),
         (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such account or client, or the client is not linked to it", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["users.write"])))]
@@ -396,13 +423,21 @@ pub async fn unlink(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
     let (account_id, raw_client) = path.into_inner();
-    find_account(&state, account_id.clone()).await?;
+    let linked = find_account(&state, account_id.clone()).await?;
     let client_id = path_client_id(&raw_client)?;
     let target = client_id.clone();
+    let who = caller.clone();
     let result = blocking(&state, move |st| {
+        // Taking the account's permissions away from the client's holder
+        // is a change to who has them, as much as granting them.
+        no_escalation(st, &who, &[&linked.account])?;
         st.repos
             .accounts
-            .unlink(&account_id, &target)
+            .unlink(
+                &account_id,
+                &target,
+                &change_event(&who, "service_account.unlink", "client", target.as_str()),
+            )
             .map_err(|e| match e {
                 StoreError::NotFound => {
                     Problem::not_found("the client is not linked to this service account")

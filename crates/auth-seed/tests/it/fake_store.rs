@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use auth_domain::{
     Bootstrap, BootstrapOutcome, BootstrapPlan, CatalogRepository, Catalogue, Client, ClientId,
-    ClientRepository, ClientSettings, ClientType, NewClient, SecretHash, SecretSlots,
-    ServiceAccount, Slot, StoreError,
+    ClientRepository, ClientSettings, ClientType, NewAuditEvent, NewClient, SecretHash,
+    SecretSlots, ServiceAccount, Slot, StoreError,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -79,7 +79,7 @@ impl ClientRepository for FakeStore {
             .collect())
     }
 
-    fn create(&self, client: &NewClient) -> Result<Client, StoreError> {
+    fn create(&self, client: &NewClient, _: &NewAuditEvent) -> Result<Client, StoreError> {
         let mut s = self.state.lock().unwrap();
         if s.clients.contains_key(client.id.as_str()) {
             return Err(StoreError::Duplicate);
@@ -93,6 +93,7 @@ impl ClientRepository for FakeStore {
         &self,
         id: &ClientId,
         settings: &ClientSettings,
+        _: &NewAuditEvent,
     ) -> Result<Client, StoreError> {
         let mut s = self.state.lock().unwrap();
         let c = s.clients.get_mut(id.as_str()).ok_or(StoreError::NotFound)?;
@@ -100,7 +101,7 @@ impl ClientRepository for FakeStore {
         Ok(c.clone())
     }
 
-    fn delete(&self, id: &ClientId) -> Result<(), StoreError> {
+    fn delete(&self, id: &ClientId, _: &NewAuditEvent) -> Result<(), StoreError> {
         let mut s = self.state.lock().unwrap();
         s.clients
             .remove(id.as_str())
@@ -113,6 +114,7 @@ impl ClientRepository for FakeStore {
         id: &ClientId,
         expected_version: i64,
         slots: &SecretSlots,
+        _: &NewAuditEvent,
     ) -> Result<i64, StoreError> {
         let mut s = self.state.lock().unwrap();
         let c = s.clients.get_mut(id.as_str()).ok_or(StoreError::NotFound)?;

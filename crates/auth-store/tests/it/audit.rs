@@ -35,7 +35,7 @@ fn events_list_newest_first_filtered_by_client_and_since() {
             .record(&event(t1, "client.create", "client", "other"))
             .unwrap();
 
-        let all = store.list(&AuditFilter::default()).unwrap();
+        let all = AuditLog::list(store, &AuditFilter::default()).unwrap();
         let seen: Vec<_> = all
             .iter()
             .map(|e| (e.at, e.action.as_str(), e.target_id.as_str()))
@@ -96,4 +96,103 @@ fn events_list_newest_first_filtered_by_client_and_since() {
 #[test]
 fn ping_answers_when_the_database_does() {
     each_backend(|store| store.ping().unwrap());
+}
+
+/// Every change that takes an audit event commits with it or not at all:
+/// with the audit table refusing inserts (a trigger), each fails and leaves
+/// the data as it was; without the trigger, each writes its event.
+#[test]
+fn a_change_is_never_committed_without_its_audit_event() {
+    use auth_domain::{
+        ClientRepository as Clients, ServiceAccountRepository as Accounts, SigningKeyRepository,
+    };
+    use auth_store::test_support::fail_audit_inserts;
+
+    use crate::support::{account, cid, confidential, current, each_backend_with_url, ev};
+
+    each_backend_with_url(|store, url| {
+        let key = |kid: &str| auth_domain::NewSigningKey {
+            kid: kid.into(),
+            alg: "RS256".into(),
+            private_key: vec![1, 2, 3],
+            public_jwk: "{}".into(),
+            created_at: T0,
+        };
+        Clients::create(store, &confidential("linked"), &ev()).unwrap();
+        Clients::create(store, &confidential("loose"), &ev()).unwrap();
+        Accounts::upsert(store, &account("svc"), &|_| ev()).unwrap();
+        Accounts::link(store, "svc", &cid("linked"), &ev()).unwrap();
+        store.rotate(&key("k1"), &ev()).unwrap();
+        let clients = Clients::list(store).unwrap();
+        let accounts = Accounts::list(store).unwrap();
+        let keys = SigningKeyRepository::list(store).unwrap();
+        let events = AuditLog::list(store, &AuditFilter::default())
+            .unwrap()
+            .len();
+
+        fail_audit_inserts(url, true);
+        let mut renamed = account("svc");
+        renamed.name = "renamed".into();
+        let mut settings = confidential("loose").settings;
+        settings.client_name = "renamed".into();
+        let failures: Vec<(&str, Result<(), auth_domain::StoreError>)> = vec![
+            (
+                "create",
+                Clients::create(store, &confidential("new"), &ev()).map(drop),
+            ),
+            (
+                "update_settings",
+                Clients::update_settings(store, &cid("loose"), &settings, &ev()).map(drop),
+            ),
+            (
+                "delete client",
+                Clients::delete(store, &cid("loose"), &ev()),
+            ),
+            (
+                "replace_secrets",
+                Clients::replace_secrets(store, &cid("loose"), 0, &current("new", T0), &ev())
+                    .map(drop),
+            ),
+            (
+                "upsert new",
+                Accounts::upsert(store, &account("svc-new"), &|_| ev()).map(drop),
+            ),
+            (
+                "upsert existing",
+                Accounts::upsert(store, &renamed, &|_| ev()).map(drop),
+            ),
+            ("link", Accounts::link(store, "svc", &cid("loose"), &ev())),
+            (
+                "unlink",
+                Accounts::unlink(store, "svc", &cid("linked"), &ev()),
+            ),
+            ("delete account", Accounts::delete(store, "svc", &ev())),
+            ("rotate key", store.rotate(&key("k2"), &ev()).map(drop)),
+        ];
+        fail_audit_inserts(url, false);
+        for (what, result) in failures {
+            assert!(
+                matches!(result, Err(auth_domain::StoreError::Other(_))),
+                "{what}: {result:?}"
+            );
+        }
+        assert_eq!(Clients::list(store).unwrap(), clients);
+        assert_eq!(Accounts::list(store).unwrap(), accounts);
+        assert_eq!(SigningKeyRepository::list(store).unwrap(), keys);
+        assert_eq!(
+            AuditLog::list(store, &AuditFilter::default())
+                .unwrap()
+                .len(),
+            events
+        );
+
+        // Without the trigger the same change goes through with its event.
+        Clients::delete(store, &cid("loose"), &ev()).unwrap();
+        assert_eq!(
+            AuditLog::list(store, &AuditFilter::default())
+                .unwrap()
+                .len(),
+            events + 1
+        );
+    });
 }

@@ -3,13 +3,13 @@ use auth_domain::{
 };
 use time::Duration;
 
-use crate::support::{cid, confidential, current, each_backend, hash, public, rotated, T0};
+use crate::support::{cid, confidential, current, each_backend, ev, hash, public, rotated, T0};
 
 #[test]
 fn create_find_list_update_delete() {
     each_backend(|store| {
-        let b = store.create(&confidential("b-service")).unwrap();
-        let a = store.create(&public("a-app")).unwrap();
+        let b = store.create(&confidential("b-service"), &ev()).unwrap();
+        let a = store.create(&public("a-app"), &ev()).unwrap();
         let mut expected = confidential("b-service").into_client();
         expected.incarnation = b.incarnation.clone();
         assert_eq!(b, expected);
@@ -29,11 +29,11 @@ fn create_find_list_update_delete() {
 
         // Duplicate whatever the type of the existing client.
         assert_eq!(
-            store.create(&confidential("b-service")),
+            store.create(&confidential("b-service"), &ev()),
             Err(StoreError::Duplicate)
         );
         assert_eq!(
-            store.create(&confidential("a-app")),
+            store.create(&confidential("a-app"), &ev()),
             Err(StoreError::Duplicate)
         );
 
@@ -42,7 +42,9 @@ fn create_find_list_update_delete() {
         settings.auth_method = ClientAuthMethod::ClientSecretPost;
         settings.scope = ScopeSet::parse("read write").unwrap();
         settings.access_token_ttl_minutes = 1440;
-        let updated = store.update_settings(&cid("b-service"), &settings).unwrap();
+        let updated = store
+            .update_settings(&cid("b-service"), &settings, &ev())
+            .unwrap();
         assert_eq!(updated.settings, settings);
         assert_eq!(updated.secrets, b.secrets, "settings leave secrets alone");
         assert_eq!(updated.secrets_version, b.secrets_version);
@@ -53,16 +55,21 @@ fn create_find_list_update_delete() {
 
         // Back to no scope: stored as NULL, read back as the empty set.
         settings.scope = ScopeSet::default();
-        let cleared = store.update_settings(&cid("b-service"), &settings).unwrap();
+        let cleared = store
+            .update_settings(&cid("b-service"), &settings, &ev())
+            .unwrap();
         assert!(cleared.settings.scope.is_empty());
         assert_eq!(
-            store.update_settings(&cid("nobody"), &settings),
+            store.update_settings(&cid("nobody"), &settings, &ev()),
             Err(StoreError::NotFound)
         );
 
-        store.delete(&cid("b-service")).unwrap();
+        store.delete(&cid("b-service"), &ev()).unwrap();
         assert_eq!(store.find(&cid("b-service")).unwrap(), None);
-        assert_eq!(store.delete(&cid("b-service")), Err(StoreError::NotFound));
+        assert_eq!(
+            store.delete(&cid("b-service"), &ev()),
+            Err(StoreError::NotFound)
+        );
         assert_eq!(store.list().unwrap(), vec![a]);
     });
 }
@@ -72,7 +79,7 @@ fn secrets_round_trip_with_millisecond_instants() {
     each_backend(|store| {
         let mut new = confidential("svc");
         new.secrets = rotated("now", "before", T0 + Duration::milliseconds(1));
-        let created = store.create(&new).unwrap();
+        let created = store.create(&new, &ev()).unwrap();
         let found = store.find(&cid("svc")).unwrap().unwrap();
         assert_eq!(found.secrets, new.secrets);
         assert_eq!(found.created_at, T0);
@@ -84,14 +91,14 @@ fn secrets_round_trip_with_millisecond_instants() {
             "next",
             T0 + Duration::seconds(1) + Duration::milliseconds(999),
         );
-        assert_eq!(store.replace_secrets(&cid("svc"), 0, &next), Ok(1));
+        assert_eq!(store.replace_secrets(&cid("svc"), 0, &next, &ev()), Ok(1));
         let found = store.find(&cid("svc")).unwrap().unwrap();
         assert_eq!(found.secrets, next);
         assert_eq!(found.secrets_version, 1);
 
         // Emptying both slots stores NULLs, not stale values.
         assert_eq!(
-            store.replace_secrets(&cid("svc"), 1, &SecretSlots::default()),
+            store.replace_secrets(&cid("svc"), 1, &SecretSlots::default(), &ev()),
             Ok(2)
         );
         let found = store.find(&cid("svc")).unwrap().unwrap();
@@ -103,23 +110,23 @@ fn secrets_round_trip_with_millisecond_instants() {
 #[test]
 fn replace_secrets_refuses_a_stale_version() {
     each_backend(|store| {
-        store.create(&confidential("svc")).unwrap();
+        store.create(&confidential("svc"), &ev()).unwrap();
         let first = current("first", T0 + Duration::hours(1));
         let second = current("second", T0 + Duration::hours(2));
-        assert_eq!(store.replace_secrets(&cid("svc"), 0, &first), Ok(1));
+        assert_eq!(store.replace_secrets(&cid("svc"), 0, &first, &ev()), Ok(1));
         assert_eq!(
-            store.replace_secrets(&cid("svc"), 0, &second),
+            store.replace_secrets(&cid("svc"), 0, &second, &ev()),
             Err(StoreError::Conflict)
         );
         assert_eq!(
-            store.replace_secrets(&cid("svc"), 7, &second),
+            store.replace_secrets(&cid("svc"), 7, &second, &ev()),
             Err(StoreError::Conflict)
         );
         let found = store.find(&cid("svc")).unwrap().unwrap();
         assert_eq!(found.secrets, first, "a stale write changes nothing");
         assert_eq!(found.secrets_version, 1);
         assert_eq!(
-            store.replace_secrets(&cid("nobody"), 0, &second),
+            store.replace_secrets(&cid("nobody"), 0, &second, &ev()),
             Err(StoreError::NotFound)
         );
     });
@@ -130,7 +137,7 @@ fn upgrade_hash_swaps_only_the_expected_hash_and_keeps_the_version() {
     each_backend(|store| {
         let mut new = confidential("svc");
         new.secrets = rotated("cur", "prev", T0);
-        store.create(&new).unwrap();
+        store.create(&new, &ev()).unwrap();
         let id = cid("svc");
 
         assert_eq!(
@@ -181,18 +188,18 @@ fn upgrade_hash_swaps_only_the_expected_hash_and_keeps_the_version() {
 #[test]
 fn every_creation_gets_a_fresh_incarnation_kept_by_reads_and_updates() {
     each_backend(|store| {
-        let first = store.create(&confidential("b-service")).unwrap();
+        let first = store.create(&confidential("b-service"), &ev()).unwrap();
         assert_eq!(first.incarnation.len(), 11, "{:?}", first.incarnation);
         assert!(!first.incarnation.contains('.'));
         let found = store.find(&cid("b-service")).unwrap().unwrap();
         assert_eq!(found.incarnation, first.incarnation);
         assert_eq!(store.list().unwrap()[0].incarnation, first.incarnation);
         let updated = store
-            .update_settings(&cid("b-service"), &first.settings)
+            .update_settings(&cid("b-service"), &first.settings, &ev())
             .unwrap();
         assert_eq!(updated.incarnation, first.incarnation);
         store
-            .replace_secrets(&cid("b-service"), 0, &SecretSlots::default())
+            .replace_secrets(&cid("b-service"), 0, &SecretSlots::default(), &ev())
             .unwrap();
         assert_eq!(
             store.find(&cid("b-service")).unwrap().unwrap().incarnation,
@@ -200,8 +207,8 @@ fn every_creation_gets_a_fresh_incarnation_kept_by_reads_and_updates() {
         );
 
         // Deleted and created again under the same id: another incarnation.
-        store.delete(&cid("b-service")).unwrap();
-        let second = store.create(&confidential("b-service")).unwrap();
+        store.delete(&cid("b-service"), &ev()).unwrap();
+        let second = store.create(&confidential("b-service"), &ev()).unwrap();
         assert_eq!(second.incarnation.len(), 11);
         assert_ne!(second.incarnation, first.incarnation);
         assert_eq!(
@@ -209,7 +216,7 @@ fn every_creation_gets_a_fresh_incarnation_kept_by_reads_and_updates() {
             second.incarnation
         );
         // Another client gets its own.
-        let other = store.create(&public("a-app")).unwrap();
+        let other = store.create(&public("a-app"), &ev()).unwrap();
         assert_ne!(other.incarnation, second.incarnation);
     });
 }

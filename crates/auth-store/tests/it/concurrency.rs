@@ -8,7 +8,7 @@ use auth_domain::{
 use time::Duration;
 
 use crate::bootstrap::plan;
-use crate::support::{account, cid, confidential, current, each_backend, T0};
+use crate::support::{account, cid, confidential, current, each_backend, ev, T0};
 
 const THREADS: usize = 16;
 
@@ -19,7 +19,7 @@ type WriteResult = Result<(i64, i64, SecretSlots), StoreError>;
 fn concurrent_secret_writes_have_one_winner_per_version() {
     const ROUNDS: usize = 4;
     each_backend(|store| {
-        store.create(&confidential("svc")).unwrap();
+        store.create(&confidential("svc"), &ev()).unwrap();
         let read = Barrier::new(THREADS);
         let write = Barrier::new(THREADS);
         let results: Vec<Vec<WriteResult>> = std::thread::scope(|s| {
@@ -40,7 +40,12 @@ fn concurrent_secret_writes_have_one_winner_per_version() {
                                     T0 + Duration::milliseconds((round * 100 + t) as i64),
                                 );
                                 store
-                                    .replace_secrets(&cid("svc"), seen.secrets_version, &slots)
+                                    .replace_secrets(
+                                        &cid("svc"),
+                                        seen.secrets_version,
+                                        &slots,
+                                        &ev(),
+                                    )
                                     .map(|new| (seen.secrets_version, new, slots))
                             })
                             .collect()

@@ -5,7 +5,7 @@ use auth_domain::{ClientRepository, Health, StoreError};
 use auth_store::test_support::fresh_postgres_url;
 use auth_store::{validate_database_url, Backend, Store, StoreConfig};
 
-use crate::support::{cid, confidential};
+use crate::support::{cid, confidential, ev};
 
 fn config(url: &str, pool_timeout: Duration) -> StoreConfig {
     StoreConfig {
@@ -21,7 +21,7 @@ fn sqlite_memory_is_one_database_behind_a_pool_of_one() {
     let store = Store::open(&config("sqlite::memory:", Duration::from_secs(5))).unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     store.migrate().unwrap();
-    store.create(&confidential("svc")).unwrap();
+    store.create(&confidential("svc"), &ev()).unwrap();
     let clone = store.clone();
     let found = std::thread::spawn(move || clone.find(&cid("svc")).unwrap())
         .join()
@@ -121,7 +121,7 @@ fn a_postgresql_connection_ended_by_the_server_fails_once_then_is_replaced() {
     cfg.pool_size = 1;
     let store = Store::open(&cfg).unwrap();
     store.migrate().unwrap();
-    store.create(&confidential("svc")).unwrap();
+    store.create(&confidential("svc"), &ev()).unwrap();
     guard.terminate_connections();
     // Handed back a moment ago, the connection is given out without a
     // check (auth-store's validation bypass), so this read may meet the
@@ -159,7 +159,9 @@ fn a_new_sqlite_database_and_its_wal_files_are_private() {
     let url = format!("sqlite://{}", db.display());
     let store = Store::open(&config(&url, Duration::from_secs(5))).unwrap();
     store.migrate().unwrap();
-    store.create(&confidential("svc")).unwrap();
+    store
+        .create(&confidential("svc"), &crate::support::ev())
+        .unwrap();
     // While the store is open the WAL and its index exist.
     for path in [
         db.clone(),

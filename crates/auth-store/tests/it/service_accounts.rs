@@ -3,7 +3,7 @@ use auth_domain::{
 };
 use serde_json::json;
 
-use crate::support::{account, cid, confidential, each_backend, public};
+use crate::support::{account, cid, confidential, each_backend, ev, public};
 
 fn full_account() -> ServiceAccount {
     ServiceAccount {
@@ -24,8 +24,8 @@ fn full_account() -> ServiceAccount {
 #[test]
 fn upsert_creates_then_replaces_and_lists_sorted() {
     each_backend(|store| {
-        assert_eq!(store.upsert(&account("svc-z")), Ok(true));
-        assert_eq!(store.upsert(&full_account()), Ok(true));
+        assert_eq!(store.upsert(&account("svc-z"), &|_| ev()), Ok(true));
+        assert_eq!(store.upsert(&full_account(), &|_| ev()), Ok(true));
         let found = Accounts::find(store, "svc-billing").unwrap().unwrap();
         assert_eq!(found.account, full_account());
         assert!(found.client_ids.is_empty());
@@ -38,7 +38,7 @@ fn upsert_creates_then_replaces_and_lists_sorted() {
         changed.roles = vec![];
         changed.attributes.clear();
         changed.active = true;
-        assert_eq!(store.upsert(&changed), Ok(false));
+        assert_eq!(store.upsert(&changed, &|_| ev()), Ok(false));
         assert_eq!(
             Accounts::find(store, "svc-billing")
                 .unwrap()
@@ -61,15 +61,15 @@ fn upsert_creates_then_replaces_and_lists_sorted() {
 fn links_are_one_account_per_client() {
     each_backend(|store| {
         for id in ["c2", "c1", "c3"] {
-            store.create(&confidential(id)).unwrap();
+            store.create(&confidential(id), &ev()).unwrap();
         }
-        store.create(&public("web")).unwrap();
-        store.upsert(&account("svc-a")).unwrap();
-        store.upsert(&account("svc-b")).unwrap();
+        store.create(&public("web"), &ev()).unwrap();
+        store.upsert(&account("svc-a"), &|_| ev()).unwrap();
+        store.upsert(&account("svc-b"), &|_| ev()).unwrap();
 
-        store.link("svc-a", &cid("c2")).unwrap();
-        store.link("svc-a", &cid("c1")).unwrap();
-        store.link("svc-a", &cid("c1")).unwrap(); // again: no error
+        store.link("svc-a", &cid("c2"), &ev()).unwrap();
+        store.link("svc-a", &cid("c1"), &ev()).unwrap();
+        store.link("svc-a", &cid("c1"), &ev()).unwrap(); // again: no error
         assert_eq!(
             Accounts::find(store, "svc-a").unwrap().unwrap().client_ids,
             vec!["c1", "c2"]
@@ -84,41 +84,50 @@ fn links_are_one_account_per_client() {
         );
 
         assert_eq!(
-            store.link("svc-b", &cid("c1")),
+            store.link("svc-b", &cid("c1"), &ev()),
             Err(StoreError::LinkConflict {
                 client_id: "c1".into(),
                 account_id: "svc-a".into()
             })
         );
         assert_eq!(
-            store.link("svc-nobody", &cid("c3")),
+            store.link("svc-nobody", &cid("c3"), &ev()),
             Err(StoreError::NotFound)
         );
         assert_eq!(
-            store.link("svc-b", &cid("nobody")),
+            store.link("svc-b", &cid("nobody"), &ev()),
             Err(StoreError::NotFound)
         );
         assert!(matches!(
-            store.link("svc-b", &cid("web")),
+            store.link("svc-b", &cid("web"), &ev()),
             Err(StoreError::Rejected(m)) if m.contains("\"web\"")
         ));
 
         // Upserting the account keeps its links.
-        store.upsert(&account("svc-a")).unwrap();
+        store.upsert(&account("svc-a"), &|_| ev()).unwrap();
         let listed = Accounts::list(store).unwrap();
         assert_eq!(listed[0].client_ids, vec!["c1", "c2"]);
         assert!(listed[1].client_ids.is_empty());
 
-        assert_eq!(store.unlink("svc-b", &cid("c1")), Err(StoreError::NotFound));
-        assert_eq!(store.unlink("svc-a", &cid("c3")), Err(StoreError::NotFound));
-        store.unlink("svc-a", &cid("c1")).unwrap();
-        assert_eq!(store.unlink("svc-a", &cid("c1")), Err(StoreError::NotFound));
+        assert_eq!(
+            store.unlink("svc-b", &cid("c1"), &ev()),
+            Err(StoreError::NotFound)
+        );
+        assert_eq!(
+            store.unlink("svc-a", &cid("c3"), &ev()),
+            Err(StoreError::NotFound)
+        );
+        store.unlink("svc-a", &cid("c1"), &ev()).unwrap();
+        assert_eq!(
+            store.unlink("svc-a", &cid("c1"), &ev()),
+            Err(StoreError::NotFound)
+        );
         assert_eq!(
             Accounts::find(store, "svc-a").unwrap().unwrap().client_ids,
             vec!["c2"]
         );
         // Once unlinked it may join another account.
-        store.link("svc-b", &cid("c1")).unwrap();
+        store.link("svc-b", &cid("c1"), &ev()).unwrap();
         assert_eq!(
             Accounts::find(store, "svc-b").unwrap().unwrap().client_ids,
             vec!["c1"]
@@ -129,21 +138,24 @@ fn links_are_one_account_per_client() {
 #[test]
 fn deleting_an_account_unlinks_its_clients() {
     each_backend(|store| {
-        store.create(&confidential("c1")).unwrap();
-        store.upsert(&account("svc")).unwrap();
-        store.link("svc", &cid("c1")).unwrap();
+        store.create(&confidential("c1"), &ev()).unwrap();
+        store.upsert(&account("svc"), &|_| ev()).unwrap();
+        store.link("svc", &cid("c1"), &ev()).unwrap();
 
-        Accounts::delete(store, "svc").unwrap();
+        Accounts::delete(store, "svc", &ev()).unwrap();
         assert_eq!(Accounts::find(store, "svc").unwrap(), None);
         let client = Clients::find(store, &cid("c1")).unwrap().unwrap();
         assert_eq!(
             client.service_account_id, None,
             "the client stays, unlinked"
         );
-        assert_eq!(Accounts::delete(store, "svc"), Err(StoreError::NotFound));
+        assert_eq!(
+            Accounts::delete(store, "svc", &ev()),
+            Err(StoreError::NotFound)
+        );
 
         // A new account of the same id does not inherit the old links.
-        store.upsert(&account("svc")).unwrap();
+        store.upsert(&account("svc"), &|_| ev()).unwrap();
         assert!(Accounts::find(store, "svc")
             .unwrap()
             .unwrap()
@@ -155,13 +167,13 @@ fn deleting_an_account_unlinks_its_clients() {
 #[test]
 fn deleting_a_client_unlinks_it() {
     each_backend(|store| {
-        store.create(&confidential("c1")).unwrap();
-        store.create(&confidential("c2")).unwrap();
-        store.upsert(&account("svc")).unwrap();
-        store.link("svc", &cid("c1")).unwrap();
-        store.link("svc", &cid("c2")).unwrap();
+        store.create(&confidential("c1"), &ev()).unwrap();
+        store.create(&confidential("c2"), &ev()).unwrap();
+        store.upsert(&account("svc"), &|_| ev()).unwrap();
+        store.link("svc", &cid("c1"), &ev()).unwrap();
+        store.link("svc", &cid("c2"), &ev()).unwrap();
 
-        Clients::delete(store, &cid("c1")).unwrap();
+        Clients::delete(store, &cid("c1"), &ev()).unwrap();
         assert_eq!(
             Accounts::find(store, "svc").unwrap().unwrap().client_ids,
             vec!["c2"]

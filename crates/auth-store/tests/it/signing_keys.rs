@@ -1,7 +1,7 @@
 use auth_domain::{NewSigningKey, SigningKeyRepository, StoreError};
 use time::{Duration, OffsetDateTime};
 
-use crate::support::{each_backend, T0};
+use crate::support::{each_backend, ev, T0};
 
 fn key(kid: &str, alg: &str, created_at: OffsetDateTime) -> NewSigningKey {
     NewSigningKey {
@@ -76,12 +76,12 @@ fn ensure_active_stores_nothing_when_the_key_cannot_be_made() {
 #[test]
 fn rotate_makes_the_new_key_active_and_keeps_the_old_ones() {
     each_backend(|store| {
-        store.rotate(&key("k1", "RS256", T0)).unwrap();
+        store.rotate(&key("k1", "RS256", T0), &ev()).unwrap();
         let t1 = T0 + Duration::hours(1);
         let t2 = T0 + Duration::hours(2);
-        let k2 = store.rotate(&key("k2", "RS256", t1)).unwrap();
+        let k2 = store.rotate(&key("k2", "RS256", t1), &ev()).unwrap();
         assert_eq!(k2.retired_at, None);
-        store.rotate(&key("k3", "ES256", t2)).unwrap();
+        store.rotate(&key("k3", "ES256", t2), &ev()).unwrap();
         assert_eq!(
             kids(store),
             vec![
@@ -96,7 +96,7 @@ fn rotate_makes_the_new_key_active_and_keeps_the_old_ones() {
 
         // A kid in use: refused, and the active key stays active.
         assert_eq!(
-            store.rotate(&key("k2", "RS256", T0 + Duration::hours(3))),
+            store.rotate(&key("k2", "RS256", T0 + Duration::hours(3)), &ev()),
             Err(StoreError::Duplicate)
         );
         assert_eq!(
@@ -113,36 +113,40 @@ fn rotate_makes_the_new_key_active_and_keeps_the_old_ones() {
 #[test]
 fn revoke_deletes_a_retired_key_and_replaces_the_active_one_first() {
     each_backend(|store| {
-        store.rotate(&key("k1", "RS256", T0)).unwrap();
+        store.rotate(&key("k1", "RS256", T0), &ev()).unwrap();
         store
-            .rotate(&key("k2", "RS256", T0 + Duration::hours(1)))
+            .rotate(&key("k2", "RS256", T0 + Duration::hours(1)), &ev())
             .unwrap();
         let mut calls = 0;
         // A retired key: deleted, nothing made.
         let made = store
-            .revoke("k1", &mut || {
-                calls += 1;
-                Ok(key("k-unwanted", "RS256", T0))
-            })
+            .revoke(
+                "k1",
+                &mut || {
+                    calls += 1;
+                    Ok(key("k-unwanted", "RS256", T0))
+                },
+                &|_| Vec::new(),
+            )
             .unwrap();
         assert_eq!((made, calls), (None, 0));
         assert_eq!(kids(store), [("k2".to_owned(), true)]);
 
         // Unknown: NotFound, nothing changes.
         assert_eq!(
-            store.revoke("k1", &mut || Ok(key("k-x", "RS256", T0))),
+            store.revoke("k1", &mut || Ok(key("k-x", "RS256", T0)), &|_| Vec::new()),
             Err(StoreError::NotFound)
         );
         // The active key, when no replacement can be made: nothing changes.
         assert!(store
-            .revoke("k2", &mut || Err("no randomness".into()))
+            .revoke("k2", &mut || Err("no randomness".into()), &|_| Vec::new())
             .is_err());
         assert_eq!(kids(store), [("k2".to_owned(), true)]);
 
         // The active key: the replacement becomes active, the key is gone.
         let later = T0 + Duration::hours(2);
         let made = store
-            .revoke("k2", &mut || Ok(key("k3", "ES256", later)))
+            .revoke("k2", &mut || Ok(key("k3", "ES256", later)), &|_| Vec::new())
             .unwrap()
             .unwrap();
         assert_eq!((made.kid.as_str(), made.retired_at), ("k3", None));

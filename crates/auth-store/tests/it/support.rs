@@ -26,6 +26,19 @@ pub fn each_backend(test: impl Fn(&Store)) {
     }
 }
 
+/// [`each_backend`] for tests that also reach the database by its URL.
+pub fn each_backend_with_url(test: impl Fn(&Store, &str)) {
+    {
+        let (store, guard) = sqlite_store();
+        let _label = Label(store.backend());
+        test(&store, &guard.url());
+    }
+    if let Some((store, guard)) = postgres_store() {
+        let _label = Label(store.backend());
+        test(&store, &guard.url());
+    }
+}
+
 /// Names the backend when a test body panics, since both share one name.
 struct Label(Backend);
 
@@ -98,4 +111,9 @@ pub fn public(id: &str) -> NewClient {
 
 pub fn account(id: &str) -> ServiceAccount {
     ServiceAccount::new(id)
+}
+
+/// The audit event the tests hand to every change.
+pub fn ev() -> auth_domain::NewAuditEvent {
+    auth_store::test_support::test_event("test.change", "test")
 }

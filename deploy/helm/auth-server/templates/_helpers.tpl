@@ -170,6 +170,9 @@ Checks that cannot be expressed in values.schema.json; each fails the
 install with a message naming the value at fault.
 */}}
 {{- define "auth-server.validate" -}}
+{{- if and .Values.admin.enabled (eq (int .Values.admin.port) (int .Values.service.port)) }}
+{{- fail "admin.port: must differ from service.port (the admin API needs a port of its own)" }}
+{{- end }}
 {{- if and .Values.database.url .Values.database.existingSecret }}
 {{- fail "database.url and database.existingSecret are mutually exclusive: set one" }}
 {{- end }}
@@ -183,7 +186,7 @@ install with a message naming the value at fault.
 {{- fail "istio.authorizationPolicy.principals: an ALLOW policy without principals or extraRules would deny every request" }}
 {{- end }}
 {{- /* Every variable name the server container gets, to find duplicates. */}}
-{{- $names := list "APP_BIND" "APP_DATABASE_URL" "APP_SEED_CLIENTS_FILE" "APP_SEED_SERVICE_ACCOUNTS_FILE" "RUST_LOG" }}
+{{- $names := list "APP_BIND" "APP_ADMIN_BIND" "APP_DATABASE_URL" "APP_SEED_CLIENTS_FILE" "APP_SEED_SERVICE_ACCOUNTS_FILE" "RUST_LOG" }}
 {{- if .Values.keysEncryption.existingSecret }}
 {{- $names = append $names "APP_KEYS_ENCRYPTION_SECRET" }}
 {{- end }}
