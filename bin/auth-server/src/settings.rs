@@ -36,6 +36,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "listen address",
     },
     Setting {
+        key: "admin_bind",
+        default: "unset",
+        meaning: "a second listener that alone serves the admin API, /metrics and /openapi.json",
+    },
+    Setting {
         key: "database_url",
         default: "sqlite://auth-server.db",
         meaning: "sqlite://PATH, sqlite::memory: or postgres://…",
@@ -233,6 +238,7 @@ fn value_of(c: &Config, key: &str) -> String {
     let path = |p: &Option<PathBuf>| opt(p.as_ref().map(|p| p.display().to_string()));
     match key {
         "bind" => c.bind.to_string(),
+        "admin_bind" => opt(c.admin_bind.map(|a| a.to_string())),
         "database_url" => config::redact_url(&c.database_url),
         "database_pool_size" => c.database_pool_size.to_string(),
         "database_pool_timeout" => iso_duration(
