@@ -3,6 +3,7 @@
 #
 #   bash scripts/fresh-machine.sh            # the whole check (two full builds)
 #   bash scripts/fresh-machine.sh --smoke    # the machine only: user, sudo, toolchain
+#   bash scripts/fresh-machine.sh --image    # only build the image (scripts/builder-image.sh)
 #
 # A clean Debian bookworm container (built here with mmdebstrap, since no
 # container registry is reachable: minbase plus sudo, curl and
@@ -29,7 +30,8 @@ mode=full
 case "${1:-}" in
   "") ;;
   --smoke) mode=smoke ;;
-  *) echo "usage: $0 [--smoke]" >&2; exit 2 ;;
+  --image) mode=image ;;
+  *) echo "usage: $0 [--smoke|--image]" >&2; exit 2 ;;
 esac
 
 work="${FRESH_MACHINE_DIR:-/tmp/auth-server-fresh-machine}"
@@ -88,6 +90,7 @@ if [ "${REBUILD_IMAGE:-0}" = 1 ] || ! podman image exists "$image"; then
   timeout 300 podman import --quiet "$tarball" "$image" >/dev/null
   rm -f "$tarball"
 fi
+[ "$mode" != image ] || exit 0
 
 step "the README's commands"
 # Code blocks of README.md: the first two under "## Run it" (the run
