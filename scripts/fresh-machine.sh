@@ -119,6 +119,13 @@ cat >"$work/inside.sh" <<'EOF'
 #!/bin/bash
 set -euo pipefail
 mode=$1
+# The host's own additional CA certificates, if it has any (a TLS-inspecting
+# proxy on the way to crates.io): the container reaches the network as the
+# host does. Not part of what is tested.
+if compgen -G '/fresh/host-ca/*.crt' >/dev/null; then
+  cp /fresh/host-ca/*.crt /usr/local/share/ca-certificates/
+  update-ca-certificates >/dev/null 2>&1
+fi
 useradd --create-home --shell /bin/bash dev
 echo 'dev ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/dev
 chmod 0440 /etc/sudoers.d/dev
@@ -132,7 +139,7 @@ t0=$(date +%s)
 as_dev 'mkdir -p .cargo/registry auth-server && cp -r /fresh/cargo-registry/cache /fresh/cargo-registry/index .cargo/registry/ && tar -C auth-server -xf /fresh/repo.tar'
 if [ -x /fresh/cargo-nextest ]; then cp /fresh/cargo-nextest /usr/local/bin/; fi
 if [ "$mode" = smoke ]; then
-  as_dev 'id && sudo -n true && echo "sudo: ok" && cargo --version && rustc --version && (cd auth-server && cargo --version && rustup show active-toolchain) && curl --version | head -n 1 && du -sh .cargo/registry'
+  as_dev 'id && sudo -n true && echo "sudo: ok" && cargo --version && rustc --version && (cd auth-server && cargo --version && rustup show active-toolchain) && curl --version | head -n 1 && du -sh .cargo/registry && curl -sSfI https://index.crates.io/config.json | head -n 1'
   # The test path's PostgreSQL as this user: installed with sudo, a
   # cluster of the user's own, a query, stopped.
   as_dev 'cd auth-server && out=$(bash scripts/pg-test-cluster.sh start /tmp/pg-smoke) && eval "$out" && echo "$TEST_DATABASE_URL" && /usr/lib/postgresql/*/bin/psql "$TEST_DATABASE_URL" -tAc "select current_user" && bash scripts/pg-test-cluster.sh stop /tmp/pg-smoke'
@@ -174,6 +181,9 @@ mounts=(
   -v "$cargo_home/bin:/opt/cargo/bin:ro"
   -v "$cargo_home/registry:/fresh/cargo-registry:ro"
 )
+if [ -d /usr/local/share/ca-certificates ]; then
+  mounts+=(-v /usr/local/share/ca-certificates:/fresh/host-ca:ro)
+fi
 # cargo-nextest is what the README's test command prefers; without it the
 # script falls back to cargo test.
 if [ -n "$nextest" ]; then
