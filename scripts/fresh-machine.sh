@@ -195,8 +195,11 @@ name="auth-server-fresh-$$"
 # podman's default bridge network: the container has loopback of its own,
 # so the README's 127.0.0.1:8080 and the tests' PostgreSQL ports never meet
 # anything running on the host.
+# Limits as on a machine rather than a container's defaults (64 MiB of
+# /dev/shm, a pid cap): the tests start several PostgreSQL clusters and
+# servers with many threads.
 set +e
-podman run --rm --name "$name" --runtime runc "${mounts[@]}" \
+podman run --rm --name "$name" --runtime runc --shm-size 1g --pids-limit -1 "${mounts[@]}" \
   "$image" bash /fresh/inside.sh "$mode" "$run_timeout"
 status=$?
 set -e
