@@ -95,4 +95,4 @@ fi
 
 step "pytest deploy/tests"
 export AUTH_SERVER_BIN AUTH_SERVER_BASE_IMAGE="$base_image"
-timeout 900 "$venv/bin/python" -m pytest -p no:cacheprovider deploy/tests -ra "$@"
+timeout 3600 "$venv/bin/python" -m pytest -p no:cacheprovider deploy/tests -ra "$@"

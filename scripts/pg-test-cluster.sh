@@ -4,11 +4,14 @@
 #   eval "$(bash scripts/pg-test-cluster.sh start DIR)"   # exports TEST_DATABASE_URL
 #   bash scripts/pg-test-cluster.sh stop DIR
 #
-# Runs as root on Debian: the cluster belongs to the `postgres` user (initdb
-# refuses root), trusts every local connection, listens on 127.0.0.1 only
-# at the first free port from 55432 on, and keeps its socket in DIR so it
-# never touches a system cluster. Both commands are idempotent. Only the
-# `export` line goes to stdout, so the output can be eval'd.
+# Runs as any user on Debian. The cluster belongs to the calling user, or
+# to the `postgres` user when that is root (initdb refuses root); it trusts
+# every local connection, listens on 127.0.0.1 only at the first free port
+# from 55432 on, and keeps its socket in DIR so it never touches a system
+# cluster. Missing PostgreSQL binaries are installed by
+# scripts/install-deps.sh --test (with sudo when not root). Both commands
+# are idempotent. Only the `export` line goes to stdout, so the output can
+# be eval'd.
 set -euo pipefail
 
 usage() {
@@ -39,13 +42,16 @@ find_bin() {
   [ -n "${bin:-}" ]
 }
 
-as_pg() { runuser -u postgres -- "$@"; }
+if [ "$(id -u)" -eq 0 ]; then
+  as_pg() { runuser -u postgres -- "$@"; }
+else
+  as_pg() { "$@"; }
+fi
 
 ensure_binaries() {
   if ! find_bin; then
     log "PostgreSQL binaries not found; installing the postgresql package"
-    apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
+    bash "$(dirname "$0")/install-deps.sh" --test >&2
     find_bin || { log "no initdb under /usr/lib/postgresql/*/bin after install"; exit 1; }
   fi
 }
@@ -58,7 +64,7 @@ start() {
   ensure_binaries
   if [ ! -f "$data/PG_VERSION" ]; then
     mkdir -p "$dir"
-    chown postgres: "$dir"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
     as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-instructions >&2
   fi
   if ! running; then

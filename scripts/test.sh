@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 
 pg_dir="${PG_TEST_DIR:-/tmp/auth-server-test-pg}"
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
