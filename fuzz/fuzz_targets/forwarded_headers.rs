@@ -1,4 +1,4 @@
-//! Forwarding headers (SPEC §6, RFC 7239). The input is a peer selector
+//! Forwarding headers (see docs/reference/proxy.md, RFC 7239). The input is a peer selector
 //! byte and header lines `NAME:VALUE` separated by newlines. Whatever they
 //! hold, with either header family: no panic; the scheme is `http` or
 //! `https`; the host can go into an issuer URL unescaped; and an untrusted

@@ -1,4 +1,4 @@
-//! `PATCH /clients/{clientId}` bodies (RFC 7396 merge patch, SPEC §7): any
+//! `PATCH /clients/{clientId}` bodies (RFC 7396 merge patch, docs/reference/admin-api.md): any
 //! bytes give patched settings or a 400 whose detail has no line breaks,
 //! and an accepted patch applied again changes nothing more.
 #![no_main]

@@ -1,4 +1,4 @@
-//! The clients seed file (SPEC §2.1): any text parses or yields errors that
+//! The clients seed file (see docs/reference/seed-files.md#the-clients-file): any text parses or yields errors that
 //! render one per line and name the file, never a panic.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! The service-accounts seed file (SPEC §2.2): any text parses or yields
+//! The service-accounts seed file (see docs/reference/seed-files.md#the-service-accounts-file): any text parses or yields
 //! errors that render one per line and name the file, never a panic.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! The command line (SPEC §1).
+//! The command line (see docs/reference/operations.md#commands).
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! Configuration: built-in defaults < TOML file (`--config` or
-//! `APP_CONFIG_FILE`) < `APP_*` environment variables (SPEC §1). Only this
+//! `APP_CONFIG_FILE`) < `APP_*` environment variables (see docs/reference/configuration.md). Only this
 //! module knows figment (it reads the TOML file, with line-numbered syntax
 //! errors; the environment comes in as a map so tests need not mutate the
 //! process environment); it turns the raw values into each crate's own
@@ -20,7 +20,7 @@ use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
-/// Every setting of SPEC §1, by TOML key (the variable is `APP_` + upper case).
+/// Every setting of docs/reference/configuration.md, by TOML key (the variable is `APP_` + upper case).
 pub const KEYS: &[&str] = &[
     "bind",
     "admin_bind",

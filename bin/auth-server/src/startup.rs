@@ -1,4 +1,4 @@
-//! The startup sequence of `auth-server serve` (SPEC §1): bind, then — while
+//! The startup sequence of `auth-server serve` (see docs/reference/operations.md#startup-sequence): bind, then — while
 //! /healthz answers and /readyz says 503 — apply migrations, make sure there
 //! is an active signing key of `APP_SIGNING_ALG`, load the keys, apply the
 //! seed files, and declare the server ready. A database that does not answer

@@ -1,4 +1,4 @@
-//! Audit events (SPEC §7): who changed what, when, and whether it worked.
+//! Audit events (see docs/reference/admin-api.md): who changed what, when, and whether it worked.
 //! Never a secret or a hash.
 
 use time::OffsetDateTime;

@@ -1,4 +1,4 @@
-//! Roles, permissions and groups (SPEC §2.2). The built-in catalogue has
+//! Roles, permissions and groups (see docs/reference/seed-files.md#the-service-accounts-file). The built-in catalogue has
 //! permissions `client.read`, `client.write`, `users.read`, `users.write`,
 //! roles `USER` (none) and `ADMIN_SYSTEM` (all four), and no groups; a seed
 //! file may extend it.

@@ -1,4 +1,4 @@
-//! OAuth2 clients (SPEC §2.1, §7). Confidential clients hold two secret
+//! OAuth2 clients (docs/reference/seed-files.md#the-clients-file, docs/reference/admin-api.md). Confidential clients hold two secret
 //! slots; public clients are stored from the seed file but can never use the
 //! client_credentials grant.
 
@@ -76,7 +76,7 @@ pub const DEFAULT_ACCESS_TOKEN_TTL_MINUTES: u32 = 30;
 pub const ACCESS_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u32> = 1..=1440;
 
 impl ClientSettings {
-    /// SPEC §2.1's defaults for a client id.
+    /// the defaults of docs/reference/seed-files.md#confidential-clients for a client id.
     pub fn defaults_for(id: &ClientId) -> Self {
         Self {
             client_name: default_client_name(id),

@@ -1,4 +1,4 @@
-//! Client identifiers (SPEC §2.1): 1–255 printable ASCII characters
+//! Client identifiers (see docs/reference/seed-files.md#the-clients-file): 1–255 printable ASCII characters
 //! (`%x21-7E`), case-sensitive.
 
 use std::fmt;

@@ -1,5 +1,5 @@
 //! The auth-server's vocabulary and rules: client ids, scopes, confidential
-//! and public clients, the two-slot secret lifecycle of SPEC §5, service
+//! and public clients, the two-slot secret lifecycle of docs/reference/secret-lifecycle.md, service
 //! accounts and the role/permission/group catalogue, and the storage ports
 //! that adapters implement. This crate does no I/O: it knows nothing of SQL,
 //! HTTP, files or environment variables, and every time-dependent rule is a

@@ -1,4 +1,4 @@
-//! The two-slot secret lifecycle of SPEC §5 as pure functions of `now`.
+//! The two-slot secret lifecycle of docs/reference/secret-lifecycle.md as pure functions of `now`.
 //!
 //! A confidential client has a `current` slot and a `previous` slot. Expiry
 //! instants are fixed when a secret is created or rotated, so a later change
@@ -19,7 +19,7 @@ pub struct SecretPolicy {
 }
 
 impl Default for SecretPolicy {
-    /// The defaults of SPEC §1: P365D, P7D, P28D.
+    /// The defaults of docs/reference/configuration.md: P365D, P7D, P28D.
     fn default() -> Self {
         Self {
             ttl: Duration::days(365),
@@ -95,7 +95,7 @@ pub enum LifecycleError {
 }
 
 /// Why a presented secret did not authenticate. Callers must not reveal the
-/// difference to the client (SPEC §3); it is for logs and metrics.
+/// difference to the client (see docs/reference/token-endpoint.md); it is for logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     NoSecret,
@@ -103,7 +103,7 @@ pub enum AuthFailure {
     Expired,
 }
 
-/// Metadata of SPEC §7's `GET /clients/{id}/secret`.
+/// Metadata of `GET /clients/{id}/secret` (docs/reference/admin-api.md#client-secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretStatus {
     pub current_expired: Option<bool>,
@@ -238,7 +238,7 @@ impl SecretSlots {
         }
     }
 
-    /// `previousSecretValidUntil` of SPEC §7, when there is a previous secret.
+    /// `previousSecretValidUntil` of docs/reference/admin-api.md, when there is a previous secret.
     pub fn previous_valid_until(&self) -> Option<OffsetDateTime> {
         self.previous.as_ref().map(PreviousSecret::valid_until)
     }

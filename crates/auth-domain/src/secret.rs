@@ -60,7 +60,7 @@ impl fmt::Debug for SecretHash {
 }
 
 /// A new secret: 32 bytes from the OS CSPRNG, base64url without padding
-/// (SPEC §5), so 43 characters.
+/// (see docs/reference/secret-lifecycle.md), so 43 characters.
 pub fn generate_secret() -> Result<Secret, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;

@@ -1,5 +1,5 @@
 //! Service accounts: the identity whose roles, permissions and groups a
-//! linked confidential client's tokens carry (SPEC §2.2).
+//! linked confidential client's tokens carry (see docs/reference/seed-files.md#the-service-accounts-file).
 
 use serde_json::{Map, Value};
 
@@ -16,7 +16,7 @@ pub struct ServiceAccount {
 }
 
 impl ServiceAccount {
-    /// An account with SPEC §2.2's defaults: `name` = `id`, empty
+    /// An account with the defaults of docs/reference/seed-files.md#service-accounts: `name` = `id`, empty
     /// description, active, no roles, permissions, groups or attributes.
     pub fn new(id: impl Into<String>) -> Self {
         let id = id.into();

@@ -1,4 +1,4 @@
-//! Instants in this crate carry millisecond precision (SPEC §5), so that
+//! Instants in this crate carry millisecond precision (see docs/reference/secret-lifecycle.md), so that
 //! what is stored, compared and shown is the same value.
 
 use time::OffsetDateTime;

@@ -30,7 +30,7 @@ pub const ROUTES: &[Route] = &[
         path: "/oauth2/token",
         register: |c| {
             // Every method reaches the handler so that a GET is a 400
-            // invalid_request (SPEC §3 "request syntax"), not a 404.
+            // invalid_request (docs/reference/token-endpoint.md#order-of-checks, request syntax), not a 404.
             c.route("/oauth2/token", web::route().to(token::token));
         },
     },
@@ -106,7 +106,7 @@ pub const ROUTES: &[Route] = &[
             c.route("/openapi.json", web::get().to(openapi_json));
         },
     },
-    // The admin API (SPEC §7).
+    // The admin API (see docs/reference/admin-api.md).
     Route {
         method: "get",
         path: "/clients",

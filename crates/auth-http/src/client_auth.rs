@@ -1,5 +1,5 @@
 //! Client authentication for the token, introspection and revocation
-//! endpoints (RFC 6749 §2.3, SPEC §3): the request syntax checks, exactly one
+//! endpoints (RFC 6749 §2.3, docs/reference/token-endpoint.md): the request syntax checks, exactly one
 //! of client_secret_basic and client_secret_post, the failure throttle, and
 //! one secret verification on the bounded pool whatever the outcome.
 
@@ -20,7 +20,7 @@ use crate::oauth_error::OAuthError;
 use crate::proxy::{effective, EffectiveRequest};
 use crate::state::AppState;
 
-/// Largest accepted form body (SPEC §3).
+/// Largest accepted form body (see docs/reference/token-endpoint.md).
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// A parsed form body: every parameter exactly once.
@@ -34,7 +34,7 @@ pub struct Presented {
     pub method: ClientAuthMethod,
 }
 
-/// Checks the transport rule of SPEC §6 for a credential-bearing endpoint.
+/// Checks the transport rule of docs/reference/proxy.md for a credential-bearing endpoint.
 pub fn require_https(state: &AppState, eff: &EffectiveRequest) -> Result<(), OAuthError> {
     if state.config.require_https && eff.scheme != "https" {
         return Err(OAuthError::InvalidRequest(
@@ -171,7 +171,7 @@ fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Exactly one authentication method (SPEC §3). `Ok(None)`: no client
+/// Exactly one authentication method (see docs/reference/token-endpoint.md). `Ok(None)`: no client
 /// authentication at all.
 pub fn presented_credentials(
     basic: Option<(String, String)>,
@@ -408,7 +408,7 @@ pub async fn authenticate_with<T: Send + 'static>(
         outcome
     };
     // A request sharing another's verification still holds a place in the
-    // verification queue while it waits, so the queue's bound (SPEC §3:
+    // verification queue while it waits, so the queue's bound (see docs/reference/token-endpoint.md:
     // more → 503) counts requests, shared or not.
     let (outcome, ran) = match flight {
         Some(key) => state
@@ -501,7 +501,7 @@ fn slot_hash(client: &Client, slot: Slot) -> Option<SecretHash> {
     }
 }
 
-/// Re-hashes a secret that verified against a weaker hash (SPEC §5), off the
+/// Re-hashes a secret that verified against a weaker hash (see docs/reference/secret-lifecycle.md), off the
 /// request path, by compare-and-swap on the old hash: a concurrent rotation
 /// wins, and the secret state's version (its ETag) does not change.
 fn upgrade_hash_in_background(
@@ -565,7 +565,7 @@ fn count_upgrade(state: &AppState, outcome: &str) {
 /// The hash to store in place of `old`: `fresh` (the configured settings),
 /// unless `old` is a Spring `{bcrypt}` value of a higher cost than the
 /// configured one — then the same BCrypt hash without the prefix, so that
-/// the imported format goes away without lowering the cost (SPEC §5: never
+/// the imported format goes away without lowering the cost (docs/reference/secret-lifecycle.md: never
 /// downgraded). `None` when nothing would improve.
 fn never_weaker(old: &SecretHash, fresh: SecretHash) -> Option<SecretHash> {
     let inner = old.as_str().strip_prefix("{bcrypt}");

@@ -1,5 +1,5 @@
 //! Authorization server metadata (RFC 8414), the OpenID-style alias, and the
-//! JWKS (SPEC §4). Served over plain HTTP too (SPEC §6).
+//! JWKS (see docs/reference/endpoints.md). Served over plain HTTP too (see docs/reference/proxy.md).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};

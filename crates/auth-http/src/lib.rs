@@ -1,5 +1,5 @@
-//! The auth-server's HTTP surface on actix-web: the OAuth endpoints of SPEC
-//! §3–§4, the proxy-header middleware of §6, the operations endpoints of §8,
+//! The auth-server's HTTP surface on actix-web: the OAuth endpoints of
+//! docs/reference/token-endpoint.md and docs/reference/endpoints.md, the proxy-header middleware of docs/reference/proxy.md, the operations endpoints of docs/reference/operations.md,
 //! and the `Application` that binds and runs them. Only this crate knows
 //! status codes and headers; it reaches storage only through the
 //! auth-domain ports and tokens only through auth-token.

@@ -1,4 +1,4 @@
-//! A small Prometheus text-format registry (SPEC §8). Hand-written rather
+//! A small Prometheus text-format registry (see docs/reference/operations.md). Hand-written rather
 //! than a global recorder so that every `Application` (and every test
 //! server in one process) has its own counters.
 

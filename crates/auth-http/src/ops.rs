@@ -1,4 +1,4 @@
-//! Operations endpoints (SPEC §8): liveness, readiness, metrics.
+//! Operations endpoints (see docs/reference/operations.md): liveness, readiness, metrics.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};

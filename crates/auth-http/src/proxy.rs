@@ -1,5 +1,5 @@
 //! The effective scheme, host and source of a request behind proxies
-//! (SPEC §6).
+//! (see docs/reference/proxy.md).
 //!
 //! Forwarding headers are honoured only when the TCP peer is a trusted proxy
 //! (`APP_FORWARDED_TRUSTED_PROXIES`, loopback by default); from anyone else
@@ -233,7 +233,7 @@ impl EffectiveRequest {
     }
 
     /// `{scheme}://{host}`, with no trailing slash: the issuer when
-    /// `APP_ISSUER` is unset (SPEC §4).
+    /// `APP_ISSUER` is unset (see docs/reference/endpoints.md).
     pub fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.host)
     }
@@ -259,7 +259,7 @@ pub fn resolve(
     resolve_with_default_host(peer, own_scheme, FALLBACK_HOST, headers, forwarding)
 }
 
-/// Resolves the effective request (SPEC §6). `own_scheme` is the
+/// Resolves the effective request (see docs/reference/proxy.md). `own_scheme` is the
 /// connection's own scheme; `default_host` is used when the `Host` header is
 /// missing or does not look like `host[:port]` (the middleware passes the
 /// address the connection arrived on).
@@ -335,7 +335,7 @@ pub fn resolve_with_default_host(
     }
 }
 
-/// Walks the chain right to left past trusted proxies (SPEC §6).
+/// Walks the chain right to left past trusted proxies (see docs/reference/proxy.md).
 fn walk_source(chain: &[Node], peer: IpAddr, trusted: &TrustedProxies) -> IpAddr {
     let mut last_good = None;
     for node in chain.iter().rev() {

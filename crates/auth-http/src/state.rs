@@ -30,7 +30,7 @@ use crate::verify_pool::VerifyPool;
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub bind: std::net::SocketAddr,
-    /// `APP_ISSUER`; `None` derives it per request (SPEC §4).
+    /// `APP_ISSUER`; `None` derives it per request (see docs/reference/endpoints.md).
     pub issuer: Option<String>,
     pub require_https: bool,
     pub trusted_proxies: TrustedProxies,

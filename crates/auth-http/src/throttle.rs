@@ -1,4 +1,4 @@
-//! Failed client authentications, per process (SPEC §3): per (client id,
+//! Failed client authentications, per process (see docs/reference/token-endpoint.md): per (client id,
 //! source) (`APP_TOKEN_FAILURE_LIMIT`) and per client id over every source
 //! (`APP_TOKEN_FAILURE_LIMIT_PER_CLIENT`).
 //!

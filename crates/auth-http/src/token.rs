@@ -1,4 +1,4 @@
-//! `POST /oauth2/token` (RFC 6749 §4.4, SPEC §3): the client_credentials
+//! `POST /oauth2/token` (RFC 6749 §4.4, docs/reference/token-endpoint.md): the client_credentials
 //! grant, answering an RFC 9068 JWT access token.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -104,7 +104,7 @@ async fn issue(
 
 /// The linked service account with its effective permissions. Read with
 /// the client row (blocking), before the secret is checked; whether it is
-/// active is decided after the scope, in SPEC §3's order.
+/// active is decided after the scope, in the order of docs/reference/token-endpoint.md#order-of-checks.
 fn linked_account(
     st: &AppState,
     client: &Client,

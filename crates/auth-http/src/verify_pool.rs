@@ -1,5 +1,5 @@
 //! A bounded pool of dedicated OS threads for secret verification (BCrypt),
-//! so that it never runs on an async worker (SPEC §3,
+//! so that it never runs on an async worker (see docs/reference/token-endpoint.md,
 //! `APP_SECRET_VERIFY_CONCURRENCY`, `APP_SECRET_VERIFY_QUEUE`).
 //!
 //! `concurrency` threads run jobs; at most `queue` more wait for them. A job

@@ -1,4 +1,4 @@
-//! The service-accounts seed file (SPEC §2.2): camelCase, every level
+//! The service-accounts seed file (see docs/reference/seed-files.md#the-service-accounts-file): camelCase, every level
 //! closed to unknown fields. Names are resolved by validation.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{SeedError, SeedErrors};
 
-/// A service account as written in the file, with SPEC §2.2's defaults
+/// A service account as written in the file, with the defaults of docs/reference/seed-files.md#service-accounts
 /// applied (`name` = `id`, empty description, active, empty lists and
 /// attributes), and the client it claims.
 #[derive(Debug, Clone, PartialEq)]

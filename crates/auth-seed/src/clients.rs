@@ -1,4 +1,4 @@
-//! The clients seed file (SPEC §2.1): syntax and types only. Whether ids,
+//! The clients seed file (see docs/reference/seed-files.md#the-clients-file): syntax and types only. Whether ids,
 //! methods, lifetimes and scopes are valid is decided by validation, which
 //! reports every problem at once.
 
@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::{SeedError, SeedErrors};
 
-/// A confidential client as written in the file, with SPEC §2.1's defaults
+/// A confidential client as written in the file, with the defaults of docs/reference/seed-files.md#confidential-clients
 /// applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfidentialClientSeed {
@@ -79,7 +79,7 @@ const PUBLIC_FIELDS: &[&str] = &[
     "scope",
 ];
 
-/// Public entries ignore unknown fields (SPEC §2.1) but must still reject a
+/// Public entries ignore unknown fields (see docs/reference/seed-files.md#the-clients-file) but must still reject a
 /// known field given twice or of the wrong type. A hand-written visitor keeps
 /// serde_norway's positions, which `#[serde(flatten)]` would lose.
 impl<'de> Deserialize<'de> for PublicClientSeed {

@@ -1,4 +1,4 @@
-//! The auth-server's seed files (SPEC §2): the clients file and the
+//! The auth-server's seed files (see docs/reference/seed-files.md): the clients file and the
 //! service-accounts file, their parsing with line-accurate errors, their
 //! validation (which reports every problem at once and never a secret's
 //! value), and the all-or-nothing bootstrap plan applied through the domain's

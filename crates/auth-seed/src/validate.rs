@@ -1,4 +1,4 @@
-//! Semantic validation of both seed files (SPEC §2): ids, methods,
+//! Semantic validation of both seed files (see docs/reference/seed-files.md): ids, methods,
 //! lifetimes, scopes, duplicates, secrets from the environment, names
 //! against the catalogue, and client links. Every problem is collected; an
 //! operator sees all of them in one run.

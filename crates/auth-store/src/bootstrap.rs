@@ -1,4 +1,4 @@
-//! `Bootstrap`: the seeding of SPEC §2 as one transaction.
+//! `Bootstrap`: the seeding of docs/reference/seed-files.md as one transaction.
 
 use auth_domain::{
     AuditOutcome, Bootstrap, BootstrapOutcome, BootstrapPlan, NewAuditEvent, StoreError,

@@ -1,5 +1,5 @@
 //! Connections: the one diesel connection type over both backends, the
-//! database URL rules of SPEC §1, and the r2d2 manager that chooses the
+//! database URL rules of docs/reference/configuration.md, and the r2d2 manager that chooses the
 //! backend by scheme.
 //!
 //! diesel's derived `MultiConnection::establish` tries each backend in turn

@@ -41,7 +41,7 @@ impl Lock {
     }
 }
 
-/// Where and how to connect (SPEC §1: `APP_DATABASE_URL`,
+/// Where and how to connect (docs/reference/configuration.md: `APP_DATABASE_URL`,
 /// `APP_DATABASE_POOL_SIZE`, `APP_DATABASE_POOL_TIMEOUT`).
 #[derive(Clone)]
 pub struct StoreConfig {

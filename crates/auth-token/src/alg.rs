@@ -1,4 +1,4 @@
-//! The three signing algorithms SPEC §1 allows (`APP_SIGNING_ALG`) and the
+//! The three signing algorithms docs/reference/configuration.md allows (`APP_SIGNING_ALG`) and the
 //! josekit calls behind each.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The claims of the RFC 9068 access token, exactly as SPEC §3's table
+//! The claims of the RFC 9068 access token, exactly as the table of docs/reference/token-endpoint.md#the-access-token
 //! pins them.
 
 use std::collections::BTreeSet;
@@ -49,7 +49,7 @@ impl AccessTokenClaims {
     /// `account` is the linked service account with its effective
     /// permissions (the caller resolves roles through the catalogue).
     ///
-    /// Refuses a public client (SPEC §2.1: never a client_credentials token)
+    /// Refuses a public client (docs/reference/seed-files.md#the-clients-file: never a client_credentials token)
     /// and an account other than the one the client is linked to, because
     /// either would mean the caller put the wrong identity into a token.
     pub fn build(

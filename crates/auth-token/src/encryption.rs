@@ -1,4 +1,4 @@
-//! Encryption of private signing keys at rest (SPEC §1,
+//! Encryption of private signing keys at rest (see docs/reference/configuration.md,
 //! `APP_KEYS_ENCRYPTION_SECRET`): AES-256-GCM under a key that HKDF-SHA256
 //! derives from the configured secret. The stored bytes describe
 //! themselves, so a database may hold keys written with and without
@@ -22,7 +22,7 @@ use auth_domain::Secret;
 
 use crate::error::TokenError;
 
-/// The shortest secret accepted, in bytes (SPEC §1).
+/// The shortest secret accepted, in bytes (see docs/reference/configuration.md).
 pub const MIN_SECRET_BYTES: usize = 32;
 
 const ENCRYPTED_PREFIX: &[u8; 4] = b"enc1";
@@ -44,7 +44,7 @@ pub struct KeyEncryption {
 }
 
 impl KeyEncryption {
-    /// `None` disables encryption (SPEC: stored unencrypted, the caller
+    /// `None` disables encryption (docs/reference/configuration.md#every-setting: stored unencrypted, the caller
     /// warns at startup). A secret shorter than 32 bytes is an error.
     pub fn new(secret: Option<&Secret>) -> Result<Self, TokenError> {
         let Some(secret) = secret else {

@@ -1,6 +1,6 @@
 //! Signing keys: generation for storage, and the loaded [`KeyRing`] that
 //! signs with the active key, verifies with any loaded key, and publishes
-//! the JWKS (SPEC §4).
+//! the JWKS (see docs/reference/endpoints.md).
 
 use std::collections::HashMap;
 use std::fmt;

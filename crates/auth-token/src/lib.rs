@@ -2,8 +2,8 @@
 //! EdDSA) with private keys encrypted at rest, the loaded key ring that
 //! signs RFC 9068 access tokens and verifies them for introspection and the
 //! admin API, the published JWKS, and the token's claims built from domain
-//! types (SPEC §1 `APP_SIGNING_ALG`/`APP_KEYS_ENCRYPTION_SECRET`, §3 "The
-//! access token", §4). Its boundary: it works on `auth-domain` values handed
+//! types (docs/reference/configuration.md `APP_SIGNING_ALG`/`APP_KEYS_ENCRYPTION_SECRET`, docs/reference/token-endpoint.md#the-access-token "The
+//! access token", docs/reference/endpoints.md). Its boundary: it works on `auth-domain` values handed
 //! to it and does no I/O. Storing keys (`SigningKeyRepository`), checking
 //! revocation, and deciding when to reload keys belong to the callers.
 

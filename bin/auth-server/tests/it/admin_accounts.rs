@@ -1,4 +1,4 @@
-//! SPEC §7 "Service accounts", the catalogue lists and the audit log over
+//! see docs/reference/admin-api.md#service-accounts, the catalogue lists and the audit log over
 //! HTTP; a change to an account shows in the next token.
 
 use reqwest::Method;
@@ -56,7 +56,7 @@ async fn list_get_put_and_delete_follow_the_table() {
             404,
         );
 
-        // PUT creates with §2.2's defaults, then replaces.
+        // PUT creates with the defaults of docs/reference/seed-files.md#service-accounts, then replaces.
         let r = put_account(&s, &t, "svc-new", json!({})).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         assert_eq!(

@@ -1,5 +1,5 @@
-//! SPEC §7 "Clients" over HTTP, and the checks every admin route shares:
-//! HTTPS (§6) → 401 → 403 → 404 → 400/409, problem+json errors, unknown
+//! see docs/reference/admin-api.md#clients over HTTP, and the checks every admin route shares:
+//! HTTPS (docs/reference/proxy.md#the-https-rule) → 401 → 403 → 404 → 400/409, problem+json errors, unknown
 //! fields, the 64 KiB limit, percent-decoded ids.
 
 use auth_token::{generate_key, AccessTokenClaims, KeyEncryption, KeyRing, SigningAlg};

@@ -195,7 +195,7 @@ async fn a_failed_write_is_a_5xx_and_hands_out_no_secret() {
 #[actix_web::test]
 async fn the_openapi_document_describes_the_admin_api() {
     let s = spawn(Backend::Sqlite, Spawn::default()).await;
-    // Served over plain HTTP too (SPEC §6).
+    // Served over plain HTTP too (see docs/reference/proxy.md).
     let doc: serde_json::Value = s
         .http
         .get(s.url("/openapi.json"))

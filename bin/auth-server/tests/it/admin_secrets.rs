@@ -1,4 +1,4 @@
-//! SPEC §5 and §7 "Client secrets" over HTTP: every row of the table, the
+//! docs/reference/secret-lifecycle.md and docs/reference/admin-api.md#client-secrets over HTTP: every row of the table, the
 //! ETag/If-Match rules, the lifecycle with short durations, and concurrent
 //! rotations serialised without loss.
 

@@ -448,7 +448,7 @@ impl ServerProcess {
         self.child.wait().unwrap();
     }
 
-    /// SIGTERM, then the exit status (graceful shutdown, SPEC §1).
+    /// SIGTERM, then the exit status (graceful shutdown, see docs/reference/operations.md#shutdown).
     pub fn sigterm(&mut self) -> std::process::ExitStatus {
         let sent = Command::new("kill")
             .arg("-TERM")

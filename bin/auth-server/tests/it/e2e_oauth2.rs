@@ -1,6 +1,6 @@
 //! End to end with libraries no one here wrote: the `oauth2` crate obtains
 //! tokens (Basic and post), `jsonwebtoken` verifies them against
-//! `/oauth2/jwks`, and every claim of SPEC §3 is checked.
+//! `/oauth2/jwks`, and every claim of docs/reference/token-endpoint.md is checked.
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};

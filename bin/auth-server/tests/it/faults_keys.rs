@@ -1,4 +1,4 @@
-//! Signing-key rotation (`auth-server keys rotate`, SPEC §1, §4) while
+//! Signing-key rotation (`auth-server keys rotate`, see docs/reference/operations.md#commands and docs/reference/endpoints.md#key-lifecycle) while
 //! replicas issue and verify tokens: no token fails verification at any
 //! replica, before, during or after the new key takes over, including the
 //! moment a replica meets a token signed with a key it has not loaded yet.

@@ -1,5 +1,5 @@
 //! SIGKILL in the middle of a burst of rotations, repeated, then a restart
-//! (SPEC §5: rotation is atomic): every client has a consistent secret
+//! (docs/reference/secret-lifecycle.md: rotation is atomic): every client has a consistent secret
 //! state, and every secret handed out with a 200 either still authenticates
 //! or was superseded by two later rotations.
 

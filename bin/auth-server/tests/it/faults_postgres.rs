@@ -1,4 +1,4 @@
-//! Database faults on PostgreSQL (SPEC §8): the database stopped under load
+//! Database faults on PostgreSQL (see docs/reference/operations.md): the database stopped under load
 //! answers 503 with Retry-After (never a 200, never a 401 or 500), and the
 //! same process serves again once it is back; a pool of 2 under 50 slow
 //! requests makes callers wait at most the pool timeout, then 503, and

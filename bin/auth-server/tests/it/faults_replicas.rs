@@ -1,5 +1,5 @@
 //! Three replicas on one PostgreSQL, rotations on one and token requests on
-//! the others, all at once (SPEC §5): no request authenticates with a
+//! the others, all at once (see docs/reference/secret-lifecycle.md): no request authenticates with a
 //! secret that was deleted or past its grace window when the request was
 //! sent, and no request is refused a secret that was valid throughout it.
 //! Every replica reads the client row on every request, so neither a

@@ -1,4 +1,4 @@
-//! SQLite under concurrent writes (SPEC §5, §8): 16 concurrent rotations of
+//! SQLite under concurrent writes (see docs/reference/secret-lifecycle.md, docs/reference/operations.md): 16 concurrent rotations of
 //! one client all succeed, none is lost and the last two secrets remain;
 //! under a heavier burst from two processes on one file, writes queue on
 //! the busy timeout or answer 503, never 500, and every answer matches the

@@ -1,4 +1,4 @@
-//! SPEC §4 and §8 over HTTP: discovery, JWKS, introspection, revocation,
+//! docs/reference/endpoints.md and docs/reference/operations.md over HTTP: discovery, JWKS, introspection, revocation,
 //! `keys rotate`, database outages, metrics and the verified-secret cache.
 
 use std::sync::atomic::{AtomicBool, Ordering};

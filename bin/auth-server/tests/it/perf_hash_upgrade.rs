@@ -1,4 +1,4 @@
-//! SPEC §5's hash upgrade on login (issue 6): a secret that verifies
+//! The hash upgrade of docs/reference/secret-lifecycle.md#hashes on login (issue 6): a secret that verifies
 //! against a weaker hash — a lower BCrypt cost than `APP_BCRYPT_COST`, or a
 //! Spring `{bcrypt}` value imported from the Java server — is re-hashed at
 //! the configured cost and stored by compare-and-swap on the old hash,

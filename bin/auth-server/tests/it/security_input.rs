@@ -32,7 +32,7 @@ async fn reply(rb: reqwest::RequestBuilder) -> Reply {
     }
 }
 
-/// An OAuth error as SPEC §3 describes it: this status and `error`, no-store
+/// An OAuth error as docs/reference/token-endpoint.md describes it: this status and `error`, no-store
 /// headers, and a description free of CR, LF and TAB.
 fn assert_oauth_error(r: &Reply, status: u16, error: &str, what: &str) {
     assert_eq!(r.status, status, "{what}: {}", r.body);

@@ -1,7 +1,7 @@
 //! What the real binary logs (JSON lines on stdout, anything on stderr)
 //! while it is attacked: no secret, hash, token or Authorization header
 //! value appears, query strings are not logged, and a client id carrying
-//! CR/LF cannot forge a log line (SPEC §8, OWASP ASVS V7 / V16).
+//! CR/LF cannot forge a log line (see docs/reference/operations.md, OWASP ASVS V7 / V16).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Forwarding-header spoofing (SPEC §6, RFC 9700 §4.x on trusting proxies):
+//! Forwarding-header spoofing (see docs/reference/proxy.md, RFC 9700 §4.x on trusting proxies):
 //! from a peer outside `APP_FORWARDED_TRUSTED_PROXIES`, `Forwarded` and
 //! `X-Forwarded-*` change neither the scheme (so plain HTTP stays refused),
 //! nor the host (so the issuer cannot be pointed elsewhere), nor the source

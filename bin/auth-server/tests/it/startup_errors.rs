@@ -1,4 +1,4 @@
-//! SPEC §1/§2 startup errors through the real binary: each via `check` and
+//! Startup errors (docs/reference/configuration.md#errors, docs/reference/seed-files.md#error-messages) through the real binary: each via `check` and
 //! via `serve`, asserting the exit code, the message, and (for `serve`) that
 //! the database holds nothing afterwards.
 

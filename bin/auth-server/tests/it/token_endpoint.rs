@@ -1,4 +1,4 @@
-//! SPEC §3 over HTTP: every row of the error table, in the documented order,
+//! docs/reference/token-endpoint.md over HTTP: every row of the error table, in the documented order,
 //! on every backend.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! `GET /audit-events` (SPEC §7, `users.read`): the audit log, newest
+//! `GET /audit-events` (see docs/reference/admin-api.md, `users.read`): the audit log, newest
 //! first, optionally only the events about one client and only those at or
 //! after an instant.
 

@@ -1,5 +1,5 @@
 //! Who is calling the admin API, and may they: the [`AdminCaller`]
-//! extractor checks, in SPEC §7's order, the transport (§6: HTTPS when
+//! extractor checks, in the order of docs/reference/admin-api.md#order-of-checks, the transport (docs/reference/proxy.md#the-https-rule: HTTPS when
 //! required → 400), then the bearer token (→ 401); handlers then call
 //! [`AdminCaller::require`] for the route's permission (→ 403) before they
 //! look anything up (→ 404) or read the body (→ 400/409/412).

@@ -1,4 +1,4 @@
-//! `GET /roles`, `/permissions`, `/groups` (SPEC §7, `users.read`): the
+//! `GET /roles`, `/permissions`, `/groups` (see docs/reference/admin-api.md, `users.read`): the
 //! built-in catalogue extended by the seed files, sorted by name.
 
 use actix_web::{web, HttpResponse};

@@ -1,4 +1,4 @@
-//! `/clients` (SPEC §7, "Clients"): list, read, create, merge-patch and
+//! `/clients` (see docs/reference/admin-api.md#clients): list, read, create, merge-patch and
 //! delete OAuth2 clients. A client is created without a secret; the secret
 //! lifecycle lives in [`super::secrets`]. No representation ever carries a
 //! secret or a hash.
@@ -63,7 +63,7 @@ impl From<&Client> for ClientView {
     }
 }
 
-/// The body of `POST /clients` (SPEC §2.1's rules; absent or null fields
+/// The body of `POST /clients` (the rules of docs/reference/seed-files.md#confidential-clients; absent or null fields
 /// take their defaults).
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(rename_all = "camelCase")]

@@ -1,4 +1,4 @@
-//! The admin API of SPEC §7: clients, their secret lifecycle, service
+//! The admin API of docs/reference/admin-api.md: clients, their secret lifecycle, service
 //! accounts, the catalogue and the audit log, guarded by our own bearer
 //! tokens ([`auth::AdminCaller`]). Every failure is a problem+json
 //! ([`problem::Problem`]); bodies are read and parsed here rather than by
@@ -31,7 +31,7 @@ use self::auth::AdminCaller;
 use self::problem::Problem;
 use crate::state::AppState;
 
-/// Largest accepted request body (SPEC §7).
+/// Largest accepted request body (see docs/reference/admin-api.md).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The name of the bearer security scheme in the OpenAPI document.

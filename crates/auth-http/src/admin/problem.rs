@@ -64,7 +64,7 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, detail)
     }
 
-    /// SPEC §6: plain HTTP while `APP_REQUIRE_HTTPS` is on.
+    /// docs/reference/proxy.md: plain HTTP while `APP_REQUIRE_HTTPS` is on.
     pub fn https_required() -> Self {
         Self::bad_request(
             "the admin API requires HTTPS (behind a proxy, send X-Forwarded-Proto: https)",
@@ -169,7 +169,7 @@ impl Problem {
         }
     }
 
-    /// The secret lifecycle's refusals (SPEC §7's secret table).
+    /// The secret lifecycle's refusals (the secret table of docs/reference/admin-api.md#client-secrets).
     pub fn from_lifecycle(e: &LifecycleError) -> Self {
         match e {
             LifecycleError::CurrentExists => {

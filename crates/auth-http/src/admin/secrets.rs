@@ -1,4 +1,4 @@
-//! `/clients/{clientId}/secret` (SPEC §5, §7 "Client secrets"): issue,
+//! `/clients/{clientId}/secret` (see docs/reference/secret-lifecycle.md, docs/reference/admin-api.md#client-secrets): issue,
 //! rotate, delete and describe a confidential client's two secret slots.
 //!
 //! Every write is a compare-and-swap on the client's `secrets_version`

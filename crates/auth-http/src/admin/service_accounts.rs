@@ -1,4 +1,4 @@
-//! `/service-accounts` (SPEC §7, "Service accounts"): list, read,
+//! `/service-accounts` (see docs/reference/admin-api.md#service-accounts): list, read,
 //! create-or-replace and delete accounts, and link or unlink clients. Names
 //! of roles, permissions and groups are resolved against the catalogue
 //! before anything is stored; a change shows in the next token issued,
@@ -51,8 +51,8 @@ impl From<&LinkedServiceAccount> for ServiceAccountView {
     }
 }
 
-/// The body of `PUT /service-accounts/{id}`: SPEC §2.2's fields without
-/// `id` and `clientId`. Absent or null fields take §2.2's defaults (the
+/// The body of `PUT /service-accounts/{id}`: the fields of docs/reference/seed-files.md#service-accounts without
+/// `id` and `clientId`. Absent or null fields take the defaults of docs/reference/seed-files.md#service-accounts (the
 /// account is replaced, not patched).
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 #[schema(rename_all = "camelCase")]

@@ -165,7 +165,7 @@ proptest! {
     }
 }
 
-// --- Forwarding headers (SPEC §6, RFC 7239) ---
+// --- Forwarding headers (see docs/reference/proxy.md, RFC 7239) ---
 
 const FORWARDING: [&str; 5] = [
     "forwarded",
@@ -452,7 +452,7 @@ proptest! {
     }
 }
 
-// --- JSON merge patch of a client (RFC 7396, SPEC §7 PATCH /clients/{id}) ---
+// --- JSON merge patch of a client (RFC 7396, docs/reference/admin-api.md PATCH /clients/{id}) ---
 
 /// One member of a generated patch.
 #[derive(Debug, Clone)]
@@ -606,7 +606,7 @@ fn body_of(patch: &Patch) -> Vec<u8> {
     serde_json::to_vec(&Value::Object(map)).unwrap()
 }
 
-/// What RFC 7396 and SPEC §7 say the patched settings are.
+/// What RFC 7396 and docs/reference/admin-api.md say the patched settings are.
 fn model(client: &Client, patch: &Patch) -> ClientSettings {
     let mut s = client.settings.clone();
     for (name, m) in patch {

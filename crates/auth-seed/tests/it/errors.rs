@@ -367,7 +367,7 @@ serviceAccounts:
 
 #[test]
 fn names_resolve_against_the_files_own_catalogue() {
-    let accounts = format!("{}  - id: analyst\n    roles: [ANALYST]\n    groups: [urn:example:groups:ops]\n    permissions: [data.read]\n", crate::parse::SPEC_ACCOUNTS);
+    let accounts = format!("{}  - id: analyst\n    roles: [ANALYST]\n    groups: [urn:example:groups:ops]\n    permissions: [data.read]\n", crate::parse::REFERENCE_ACCOUNTS);
     let v = validate_texts(
         Some(LINKED_CLIENTS),
         Some(&accounts),

@@ -1,4 +1,4 @@
-//! Parsing: the examples, SPEC §2's snippets, defaults, public entries.
+//! Parsing: the examples, the snippets of docs/reference/seed-files.md, defaults, public entries.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-const SPEC_CLIENTS: &str = "\
+const REFERENCE_CLIENTS: &str = "\
 clients:
   public: []
   confidential:
@@ -22,7 +22,7 @@ clients:
       scope: read
 ";
 
-pub const SPEC_ACCOUNTS: &str = "\
+pub const REFERENCE_ACCOUNTS: &str = "\
 permissions:            # optional: extends the built-in catalogue
   - name: data.read
     description: Read datasets
@@ -56,14 +56,14 @@ fn my_service() -> ConfidentialClientSeed {
 
 #[test]
 fn spec_clients_snippet_parses_field_by_field() {
-    let f = parse_clients_str(Path::new(CLIENTS_PATH), SPEC_CLIENTS).unwrap();
+    let f = parse_clients_str(Path::new(CLIENTS_PATH), REFERENCE_CLIENTS).unwrap();
     assert!(f.public.is_empty());
     assert_eq!(f.confidential, vec![my_service()]);
 }
 
 #[test]
 fn spec_accounts_snippet_parses_catalogue_and_account() {
-    let f = parse_service_accounts_str(Path::new(ACCOUNTS_PATH), SPEC_ACCOUNTS).unwrap();
+    let f = parse_service_accounts_str(Path::new(ACCOUNTS_PATH), REFERENCE_ACCOUNTS).unwrap();
     assert_eq!(f.catalogue.permissions.len(), 1);
     assert_eq!(f.catalogue.permissions[0].name, "data.read");
     assert_eq!(f.catalogue.permissions[0].description, "Read datasets");
