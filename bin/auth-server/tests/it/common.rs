@@ -622,3 +622,15 @@ pub fn jwt_part(token: &str, part: usize) -> serde_json::Value {
     )
     .unwrap()
 }
+
+/// The `/metrics` text of server `s`.
+pub async fn metrics_text(s: &TestServer) -> String {
+    s.http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}

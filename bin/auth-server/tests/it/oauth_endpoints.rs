@@ -560,15 +560,7 @@ async fn metrics_show_requests_outcomes_verifications_cache_hits_and_the_pool() 
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&s).await;
     for needle in [
         "http_requests_total{route=\"/oauth2/token\",method=\"POST\",status=\"200\"} 2",
         "token_requests_total{outcome=\"issued\"} 2",

@@ -11,26 +11,10 @@ use std::time::{Duration, Instant};
 use auth_domain::SigningKeyRepository as _;
 use auth_token::{generate_key, AccessTokenClaims, KeyEncryption, KeyRing, SigningAlg};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::admin_support::*;
 use crate::common::*;
-
-async fn active(s: &TestServer, token: &str) -> bool {
-    let r = s
-        .post("/oauth2/introspect")
-        .header("Authorization", basic("basic-client", BASIC_SECRET))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    if body["active"] == false {
-        assert_eq!(body, json!({"active": false}));
-    }
-    body["active"] == true
-}
 
 async fn admin_status(s: &TestServer, token: &str) -> u16 {
     send(admin(s, Method::GET, "/clients", token)).await.status

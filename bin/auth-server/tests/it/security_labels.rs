@@ -62,15 +62,7 @@ impl Rng {
 
 /// The series of a `/metrics` text: every sample line without its value.
 async fn series(s: &TestServer) -> BTreeSet<String> {
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(s).await;
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| l.rsplit_once(' ').map_or(l, |(name, _)| name).to_owned())

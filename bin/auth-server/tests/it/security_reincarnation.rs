@@ -4,7 +4,7 @@
 //! the seed file at the next startup (docs/security.md, finding 1).
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::admin_support::*;
 use crate::common::*;
@@ -26,22 +26,6 @@ fn seeded_with_x() -> Spawn {
     };
     opts.env.insert("OPS_ADMIN_SECRET".into(), X_SECRET.into());
     opts
-}
-
-async fn active(s: &TestServer, token: &str) -> bool {
-    let r = s
-        .post("/oauth2/introspect")
-        .header("Authorization", basic("basic-client", BASIC_SECRET))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    if body["active"] == false {
-        assert_eq!(body, json!({"active": false}));
-    }
-    body["active"] == true
 }
 
 async fn admin_get_status(s: &TestServer, token: &str) -> u16 {

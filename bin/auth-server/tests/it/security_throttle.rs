@@ -120,15 +120,7 @@ async fn failures_from_many_sources_reach_the_per_client_limit() {
 
 /// The number of secret verifications run so far, from `/metrics`.
 async fn verifications(s: &TestServer) -> u64 {
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(s).await;
     text.lines()
         .find_map(|l| l.strip_prefix("secret_verification_duration_seconds_count "))
         .map_or(0, |v| v.trim().parse().unwrap())
