@@ -142,7 +142,7 @@ if [ "$mode" = smoke ]; then
   as_dev 'id && sudo -n true && echo "sudo: ok" && cargo --version && rustc --version && (cd auth-server && cargo --version && rustup show active-toolchain) && curl --version | head -n 1 && du -sh .cargo/registry && curl -sSfI https://index.crates.io/config.json | head -n 1'
   # The test path's PostgreSQL as this user: installed with sudo, a
   # cluster of the user's own, a query, stopped.
-  as_dev 'cd auth-server && out=$(bash scripts/pg-test-cluster.sh start /tmp/pg-smoke) && eval "$out" && echo "$TEST_DATABASE_URL" && /usr/lib/postgresql/*/bin/psql "$TEST_DATABASE_URL" -tAc "select current_user" && bash scripts/pg-test-cluster.sh stop /tmp/pg-smoke'
+  as_dev 'cd auth-server && out=$(bash scripts/pg-test-cluster.sh start /tmp/pg-smoke) && eval "$out" && echo "$TEST_DATABASE_URL" && /usr/lib/postgresql/*/bin/psql "$TEST_DATABASE_URL" -tAc "select current_user" && bash scripts/pg-test-cluster.sh stop /tmp/pg-smoke && type -P kill'
   exit 0
 fi
 clock "run command (README 'Run it'), in the background"

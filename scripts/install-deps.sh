@@ -6,7 +6,9 @@
 # server runs on SQLite).
 #
 #   bash scripts/install-deps.sh           # what building and running need
-#   bash scripts/install-deps.sh --test    # and a PostgreSQL server for the tests
+#   bash scripts/install-deps.sh --test    # and what the tests need: a PostgreSQL
+#                                          # server, and procps (the tests signal
+#                                          # servers with kill(1))
 #
 # apt-get runs as root, or through sudo for any other user; without either
 # the script names the missing packages and stops.
@@ -15,7 +17,7 @@ set -euo pipefail
 packages=(build-essential pkg-config libssl-dev libpq-dev)
 case "${1:-}" in
   "") ;;
-  --test) packages+=(postgresql) ;;
+  --test) packages+=(postgresql procps) ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
 
