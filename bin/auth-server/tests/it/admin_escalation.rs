@@ -196,39 +196,23 @@ async fn users_write_cannot_grant_admin_permissions_it_lacks() {
         ))
         .await;
         assert_eq!(r.status, 204, "{:?}", r.body);
-        let r = send(admin(
-            &s,
-            Method::PUT,
-            "/service-accounts/svc-admin/clients/uw-client",
-            &uw,
-        ))
-        .await;
-        assert_escalation(&r, &client_perms);
-        let r = send(admin(
-            &s,
-            Method::PUT,
-            "/service-accounts/svc-admin/clients/spare-client",
-            &uw,
-        ))
-        .await;
-        assert_escalation(&r, &client_perms);
-        // Nor unlink the admin's client, or delete or rewrite its account.
-        let r = send(admin(
-            &s,
-            Method::DELETE,
-            "/service-accounts/svc-admin/clients/admin-cli",
-            &uw,
-        ))
-        .await;
-        assert_escalation(&r, &client_perms);
-        let r = send(admin(
-            &s,
-            Method::DELETE,
-            "/service-accounts/svc-admin",
-            &uw,
-        ))
-        .await;
-        assert_escalation(&r, &client_perms);
+        // Nor link clients to the admin account, unlink the admin's client,
+        // or delete its account.
+        for (method, path) in [
+            (Method::PUT, "/service-accounts/svc-admin/clients/uw-client"),
+            (
+                Method::PUT,
+                "/service-accounts/svc-admin/clients/spare-client",
+            ),
+            (
+                Method::DELETE,
+                "/service-accounts/svc-admin/clients/admin-cli",
+            ),
+            (Method::DELETE, "/service-accounts/svc-admin"),
+        ] {
+            let r = send(admin(&s, method, path, &uw)).await;
+            assert_escalation(&r, &client_perms);
+        }
         let r = send(json_body(
             admin(&s, Method::PUT, "/service-accounts/svc-admin", &uw),
             &json!({"roles": ["USER"]}),
