@@ -74,13 +74,31 @@ impl fmt::Display for SeedError {
             f.write_str(": ")?;
         }
         if let Some(entry) = &self.entry {
-            write!(f, "{entry}: ")?;
+            write_one_line(f, entry)?;
+            f.write_str(": ")?;
         }
         if let Some(field) = &self.field {
-            write!(f, "field `{field}`: ")?;
+            f.write_str("field `")?;
+            write_one_line(f, field)?;
+            f.write_str("`: ")?;
         }
-        f.write_str(&self.message)
+        write_one_line(f, &self.message)
     }
+}
+
+/// Writes `text` with its control characters escaped. Messages quote the
+/// file (a YAML key may span lines), and one error must stay one line: the
+/// startup output lists one problem per line, and a raw newline in a log
+/// line would let a seed file forge log entries.
+fn write_one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            f.write_fmt(format_args!("{c}"))?;
+        }
+    }
+    Ok(())
 }
 
 impl std::error::Error for SeedError {}
@@ -213,6 +231,21 @@ mod tests {
     use super::*;
 
     const DOC: &str = "clients:\n  confidential:\n    - client_id: a\n      scope: x\n";
+
+    #[test]
+    fn a_key_spanning_lines_is_quoted_on_one_line() {
+        // Found by the seed_service_accounts fuzz target: a multi-line plain
+        // key came back inside the "unknown field" message.
+        let text = "?\n\n at line 25;[!A\n\n at\tas";
+        let errors = crate::parse_service_accounts_str(Path::new("service-accounts.yaml"), text)
+            .unwrap_err();
+        let shown = errors.to_string();
+        assert_eq!(shown.lines().count(), errors.len(), "{shown}");
+        assert!(
+            shown.contains("unknown field `at line 25;[!A\\nat\\tas`"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn an_absent_field_falls_back_to_its_entry_line() {
