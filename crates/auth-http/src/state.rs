@@ -6,10 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use auth_domain::{
-    AuditLog, CatalogRepository, Catalogue, ClientRepository, Health, RevocationRepository,
-    SecretHasher, SecretPolicy, ServiceAccountRepository, SigningKeyRepository, StoreError,
-};
+use auth_domain::{Catalogue, SecretHasher, SecretPolicy, StoreError};
 use auth_token::{KeyEncryption, KeyRing};
 
 use crate::in_flight::InFlight;
@@ -58,61 +55,7 @@ impl HttpConfig {
     }
 }
 
-/// The storage ports, each behind a trait object so that tests can put a
-/// failing store in front of a real one.
-#[derive(Clone)]
-pub struct Repos {
-    pub clients: Arc<dyn ClientRepository>,
-    pub accounts: Arc<dyn ServiceAccountRepository>,
-    pub catalogue: Arc<dyn CatalogRepository>,
-    pub keys: Arc<dyn SigningKeyRepository>,
-    pub revocations: Arc<dyn RevocationRepository>,
-    pub audit: Arc<dyn AuditLog>,
-    pub health: Arc<dyn Health>,
-    /// (connections, idle connections) of the pool, for /metrics.
-    pub pool_state: Arc<dyn Fn() -> (u32, u32) + Send + Sync>,
-    /// The database is embedded (SQLite): a point read costs a few
-    /// microseconds of this thread's CPU and never waits on a network. The
-    /// token path then reads the client row on the HTTP worker itself while
-    /// a pooled connection is idle, instead of hopping to the blocking pool
-    /// and back, which costs two thread switches — more than the read.
-    pub local_reads: bool,
-}
-
-impl Repos {
-    /// One store that implements every port.
-    pub fn from_store<S>(store: S, pool_state: Arc<dyn Fn() -> (u32, u32) + Send + Sync>) -> Self
-    where
-        S: ClientRepository
-            + ServiceAccountRepository
-            + CatalogRepository
-            + SigningKeyRepository
-            + RevocationRepository
-            + AuditLog
-            + Health
-            + Clone
-            + 'static,
-    {
-        Self {
-            clients: Arc::new(store.clone()),
-            accounts: Arc::new(store.clone()),
-            catalogue: Arc::new(store.clone()),
-            keys: Arc::new(store.clone()),
-            revocations: Arc::new(store.clone()),
-            audit: Arc::new(store.clone()),
-            health: Arc::new(store),
-            pool_state,
-            local_reads: false,
-        }
-    }
-
-    /// Whether a read can run on the calling (HTTP worker) thread now:
-    /// the database is embedded and a connection is idle, so the read
-    /// neither waits for the network nor for the pool.
-    pub fn can_read_inline(&self) -> bool {
-        self.local_reads && (self.pool_state)().1 > 0
-    }
-}
+pub use auth_service::Repos;
 
 /// The shortest interval between two key reloads caused by unknown key ids.
 pub const MIN_UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
