@@ -3,6 +3,7 @@
 //! of client_secret_basic and client_secret_post, the failure throttle, and
 //! one secret verification on the bounded pool whatever the outcome.
 
+use auth_service::Observer as _;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -340,15 +341,11 @@ pub async fn authenticate_with<T: Send + 'static>(
         });
         if hit {
             if let Some(t) = extra.take() {
-                state
-                    .metrics
-                    .inc("verified_secret_cache_total", &[("result", "hit")]);
+                state.metrics.secret_cache(true);
                 return Ok((c.clone(), t));
             }
         }
-        state
-            .metrics
-            .inc("verified_secret_cache_total", &[("result", "miss")]);
+        state.metrics.secret_cache(false);
     }
     let flight = flight_key(
         state,
@@ -400,11 +397,7 @@ pub async fn authenticate_with<T: Send + 'static>(
                 }
             })
             .await;
-        state.metrics.observe(
-            "secret_verification_duration_seconds",
-            &[],
-            started.elapsed(),
-        );
+        state.metrics.secret_verification(started.elapsed());
         outcome
     };
     // A request sharing another's verification still holds a place in the
@@ -419,14 +412,12 @@ pub async fn authenticate_with<T: Send + 'static>(
         None => (verify().await, true),
     };
     if !ran {
-        state.metrics.inc("secret_verifications_shared_total", &[]);
+        state.metrics.verification_shared();
     }
     let outcome = match outcome {
         Ok(o) => o,
         Err(_) => {
-            state
-                .metrics
-                .inc("secret_verifications_rejected_total", &[]);
+            state.metrics.verification_rejected();
             return Err(OAuthError::TemporarilyUnavailable { retry_after: 1 });
         }
     };
@@ -556,10 +547,8 @@ fn upgrade_hash_in_background(
     });
 }
 
-fn count_upgrade(state: &AppState, outcome: &str) {
-    state
-        .metrics
-        .inc("secret_hash_upgrades_total", &[("outcome", outcome)]);
+fn count_upgrade(state: &AppState, outcome: &'static str) {
+    state.metrics.hash_upgrade(outcome);
 }
 
 /// The hash to store in place of `old`: `fresh` (the configured settings),

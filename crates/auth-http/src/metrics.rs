@@ -187,6 +187,34 @@ fn label_text(labels: &[(&'static str, String)], le: Option<&str>) -> String {
     }
 }
 
+/// The use cases' reports, under the names docs/reference/operations.md lists.
+impl auth_service::Observer for Metrics {
+    fn secret_cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.inc("verified_secret_cache_total", &[("result", result)]);
+    }
+
+    fn secret_verification(&self, took: Duration) {
+        self.observe("secret_verification_duration_seconds", &[], took);
+    }
+
+    fn verification_shared(&self) {
+        self.inc("secret_verifications_shared_total", &[]);
+    }
+
+    fn verification_rejected(&self) {
+        self.inc("secret_verifications_rejected_total", &[]);
+    }
+
+    fn hash_upgrade(&self, outcome: &'static str) {
+        self.inc("secret_hash_upgrades_total", &[("outcome", outcome)]);
+    }
+
+    fn key_reload(&self, cause: &'static str) {
+        self.inc("signing_key_reloads_total", &[("cause", cause)]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,8 +181,7 @@ impl AppState {
     /// installed its ring already: two loads may finish out of order, and
     /// the older one must not bring back a key revoked in between.
     fn reload_keys_for(&self, cause: &'static str) -> Result<KeyRing, ReloadError> {
-        self.metrics
-            .inc("signing_key_reloads_total", &[("cause", cause)]);
+        auth_service::Observer::key_reload(&self.metrics, cause);
         if let Ok(mut t) = self.last_key_reload.lock() {
             *t = Some(Instant::now());
         }

@@ -66,3 +66,28 @@ impl Repos {
         self.local_reads && (self.pool_state)().1 > 0
     }
 }
+
+/// What the use cases report for metrics. The caller (the HTTP layer's
+/// registry, or nothing for an embedding service) decides what to do with
+/// it; every method has a no-op default.
+pub trait Observer: Send + Sync {
+    /// A token request found (or did not find) its secret in the
+    /// verified-secret cache.
+    fn secret_cache(&self, _hit: bool) {}
+    /// One secret hash verification ran for this long.
+    fn secret_verification(&self, _took: std::time::Duration) {}
+    /// A request was answered by an identical verification already running.
+    fn verification_shared(&self) {}
+    /// A verification was refused because the queue was full.
+    fn verification_rejected(&self) {}
+    /// What became of a weaker stored hash after a login: `stored`,
+    /// `skipped`, `superseded` or `failed`.
+    fn hash_upgrade(&self, _outcome: &'static str) {}
+    /// The signing keys were reloaded: `scheduled` or `unknown_kid`.
+    fn key_reload(&self, _cause: &'static str) {}
+}
+
+/// Reports nothing.
+pub struct NoObserver;
+
+impl Observer for NoObserver {}
