@@ -23,3 +23,6 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast "$@"
 fi
+
+# The embedding example (README "Embed it") must keep running.
+cargo run -q -p auth-service --example embedded

@@ -258,8 +258,8 @@ pub fn bootstrap(
     ensure_signing_key(store, config, &prepared_state.key_encryption)?;
     with_database("load signing keys", || match prepared_state.reload_keys() {
         Ok(_) => Ok(()),
-        Err(auth_http::state::ReloadError::Store(e)) => Err(e),
-        Err(auth_http::state::ReloadError::Keys(m)) => Err(StoreError::Rejected(m)),
+        Err(auth_service::ReloadError::Store(e)) => Err(e),
+        Err(auth_service::ReloadError::Keys(m)) => Err(StoreError::Rejected(m)),
     })
     .map_err(|e| StartupError::Keys(e.to_string()))?;
     let sources = seed_sources(config);

@@ -135,11 +135,12 @@ fn parts(c: &mut Criterion) {
         });
     });
     state
-        .secret_cache
+        .auth
+        .secret_cache()
         .remember(CLIENT_ID, "$2b$04$stored-hash", auth_bench::CLIENT_SECRET);
     group.bench_function("cache_hit", |b| {
         b.iter(|| {
-            assert!(state.secret_cache.hit(
+            assert!(state.auth.secret_cache().hit(
                 CLIENT_ID,
                 "$2b$04$stored-hash",
                 auth_bench::CLIENT_SECRET

@@ -14,7 +14,6 @@ use auth_domain::{
     BcryptHasher, Client, ClientId, ClientSettings, ClientType, NewClient, ScopeSet, SecretSlots,
     StoredSigningKey,
 };
-use auth_http::secret_cache::SecretCache;
 use auth_http::AppState;
 use auth_server::{config, startup};
 use auth_token::{generate_key, AccessTokenClaims, KeyEncryption, KeyRing, SigningAlg};
@@ -139,15 +138,18 @@ impl StartedState {
         let store = startup::open_store(&config).map_err(|e| e.to_string())?;
         let hasher = BcryptHasher::new(config.bcrypt_cost).map_err(|e| e.to_string())?;
         let repos = startup::repos(&store);
-        let mut state = AppState::new(
-            startup::http_config(&config).map_err(|e| e.to_string())?,
+        let http = startup::http_config(&config).map_err(|e| e.to_string())?;
+        let mut auth = http.auth_config();
+        if !setup.cache {
+            auth.secret_cache_capacity = 0;
+        }
+        let state = AppState::with_auth_config(
+            http,
+            auth,
             repos,
             Arc::new(hasher),
             startup::key_encryption(&config).map_err(|e| e.to_string())?,
         );
-        if !setup.cache {
-            state.secret_cache = SecretCache::new(0);
-        }
         let env: startup::EnvLookup = Arc::new(|name: &str| {
             (name == "BENCH_CLIENT_SECRET").then(|| CLIENT_SECRET.to_owned())
         });

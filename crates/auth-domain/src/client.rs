@@ -113,6 +113,17 @@ pub struct Client {
     pub incarnation: String,
 }
 
+impl Client {
+    /// Whether this client may authenticate with `method` at all: only a
+    /// confidential client can, and only with the method it is registered
+    /// for (a client_secret_basic client presenting its secret in the body
+    /// is refused like a wrong secret). The one eligibility rule of the
+    /// token, introspection and revocation endpoints.
+    pub fn accepts(&self, method: ClientAuthMethod) -> bool {
+        self.client_type == ClientType::Confidential && self.settings.auth_method == method
+    }
+}
+
 /// A client to create.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewClient {
@@ -150,4 +161,39 @@ pub fn new_incarnation() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(client_type: ClientType, auth_method: ClientAuthMethod) -> Client {
+        let id = ClientId::parse("billing").unwrap();
+        let mut settings = ClientSettings::defaults_for(&id);
+        settings.auth_method = auth_method;
+        NewClient {
+            id,
+            client_type,
+            settings,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            secrets: SecretSlots::default(),
+        }
+        .into_client()
+    }
+
+    #[test]
+    fn only_a_confidential_client_with_its_registered_method_is_accepted() {
+        use ClientAuthMethod::{ClientSecretBasic as Basic, ClientSecretPost as Post};
+        let basic = client(ClientType::Confidential, Basic);
+        assert!(basic.accepts(Basic));
+        assert!(!basic.accepts(Post));
+        let post = client(ClientType::Confidential, Post);
+        assert!(post.accepts(Post));
+        assert!(!post.accepts(Basic));
+        let public = client(ClientType::Public, Basic);
+        assert!(!public.accepts(Basic));
+        assert!(!public.accepts(Post));
+    }
 }

@@ -235,12 +235,32 @@ fn verifiable(presented: &Secret) -> bool {
     presented.byte_len() <= BCRYPT_MAX_BYTES && !presented.expose().contains('\0')
 }
 
-/// The cost field of a `$2?$NN$…` hash.
-fn bcrypt_cost(hash: &str) -> Option<u32> {
-    let mut parts = hash.split('$');
-    parts.next()?;
-    let _variant = parts.next()?;
+/// The cost field of a `$2a$NN$…`, `$2b$NN$…` or `$2y$NN$…` BCrypt hash.
+pub fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let mut parts = hash.strip_prefix('$')?.split('$');
+    let variant = parts.next()?;
+    if !matches!(variant, "2a" | "2b" | "2y") {
+        return None;
+    }
     parts.next()?.parse().ok()
+}
+
+/// The hash-upgrade policy (docs/reference/secret-lifecycle.md): after a
+/// secret verified against `old` with [`Verification::MatchNeedsRehash`],
+/// what to store in its place, given `fresh`, the same secret hashed with
+/// the configured settings. That is `fresh`, unless `old` is a Spring
+/// `{bcrypt}` value of a higher cost than the configured one — then the
+/// same BCrypt hash without the prefix, so that the imported format goes
+/// away without lowering the cost: a stored hash is never downgraded.
+/// `None` when nothing would improve.
+pub fn upgraded_hash(old: &SecretHash, fresh: SecretHash) -> Option<SecretHash> {
+    let inner = old.as_str().strip_prefix(SPRING_BCRYPT_PREFIX);
+    let old_cost = bcrypt_cost(inner.unwrap_or(old.as_str()));
+    match (old_cost, bcrypt_cost(fresh.as_str())) {
+        (Some(o), Some(f)) if f < o => inner.map(SecretHash::new),
+        (Some(o), Some(f)) if f == o && inner.is_none() => None,
+        _ => Some(fresh),
+    }
 }
 
 /// The cost of a BCrypt hash that `bcrypt::verify` will accept, so that a
@@ -585,5 +605,31 @@ mod tests {
     fn cost_outside_range_is_rejected() {
         assert!(BcryptHasher::new(3).is_err());
         assert!(BcryptHasher::new(32).is_err());
+    }
+
+    #[test]
+    fn upgrades_never_lower_the_cost() {
+        let h = |s: &str| SecretHash::new(s);
+        let fresh = || h("$2b$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012");
+        // A weaker BCrypt hash, or a Spring value of the same or a lower
+        // cost, takes the fresh hash.
+        let weaker = h("$2a$04$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012");
+        assert_eq!(upgraded_hash(&weaker, fresh()), Some(fresh()));
+        let spring_same = h("{bcrypt}$2a$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01");
+        assert_eq!(upgraded_hash(&spring_same, fresh()), Some(fresh()));
+        // A stronger Spring value loses only its prefix.
+        let spring_strong = h("{bcrypt}$2a$12$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01");
+        assert_eq!(
+            upgraded_hash(&spring_strong, fresh()).unwrap().as_str(),
+            "$2a$12$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01"
+        );
+        // A plain hash of the configured cost is left alone.
+        assert_eq!(upgraded_hash(&fresh(), fresh()), None);
+        // An Argon2id hash (no BCrypt cost to compare) takes the fresh one.
+        let argon = h("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+        assert_eq!(upgraded_hash(&argon, fresh()), Some(fresh()));
+        assert_eq!(bcrypt_cost("$2y$07$x"), Some(7));
+        assert_eq!(bcrypt_cost("$2x$07$x"), None);
+        assert_eq!(bcrypt_cost("$argon2id$v=19$m=19456"), None);
     }
 }

@@ -26,7 +26,7 @@ pub use client::{
 };
 pub use duration::{parse_duration, DurationError};
 pub use escalation::{check_no_escalation, Escalation, ADMIN_PERMISSIONS};
-pub use hasher::{BcryptHasher, HashError, SecretHasher, Verification};
+pub use hasher::{bcrypt_cost, upgraded_hash, BcryptHasher, HashError, SecretHasher, Verification};
 pub use ids::{ClientId, ClientIdError};
 pub use lifecycle::{
     AuthFailure, CurrentSecret, LifecycleError, PreviousSecret, SecretPolicy, SecretSlots,

@@ -4,10 +4,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::client_auth::{authenticate, parse_client_request, store_error};
+use crate::client_auth::parse_client_request;
 use crate::oauth_error::{no_store, OAuthError};
 use crate::state::AppState;
-use crate::token_check::{check, verify_signature, CheckError};
 
 /// RFC 7662 token introspection.
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
@@ -33,14 +32,12 @@ async fn introspect_inner(
     payload: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let creq = parse_client_request(state, req, payload, &["token"]).await?;
-    authenticate(state, &creq).await?;
-    let token = creq.form.get("token").cloned().unwrap_or_default();
-    let result = check(state, &token).await.map_err(|e| match e {
-        CheckError::Store(e) => store_error(state, &e),
-        CheckError::Unavailable => OAuthError::TemporarilyUnavailable {
-            retry_after: state.retry_after_secs(),
-        },
-    })?;
+    let token = creq.form.get("token").map_or("", String::as_str);
+    let result = state
+        .auth
+        .introspect(creq.presented.as_ref(), creq.effective.source, token)
+        .await
+        .map_err(|e| OAuthError::from_service(e, creq.basic_used()))?;
     let body = match result {
         None => json!({"active": false}),
         Some(c) => json!({
@@ -94,29 +91,12 @@ async fn revoke_inner(
     payload: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let creq = parse_client_request(state, req, payload, &["token"]).await?;
-    let client = authenticate(state, &creq).await?;
-    let token = creq.form.get("token").cloned().unwrap_or_default();
-    let Some(claims) = verify_signature(state, &token).await else {
-        return Ok(revoked_or_nothing_to_do());
-    };
-    if claims.client_id != client.id.as_str() {
-        return Ok(revoked_or_nothing_to_do());
-    }
-    let st = state.clone();
-    web::block(move || -> Result<(), auth_domain::StoreError> {
-        let exp = time::OffsetDateTime::from_unix_timestamp(claims.exp)
-            .unwrap_or_else(|_| auth_domain::now_ms());
-        st.repos
-            .revocations
-            .revoke(&claims.jti, &claims.client_id, exp)?;
-        tracing::info!("revoked an access token at its client's request");
-        Ok(())
-    })
-    .await
-    .map_err(|_| OAuthError::TemporarilyUnavailable {
-        retry_after: state.retry_after_secs(),
-    })?
-    .map_err(|e| store_error(state, &e))?;
+    let token = creq.form.get("token").map_or("", String::as_str);
+    state
+        .auth
+        .revoke(creq.presented.as_ref(), creq.effective.source, token)
+        .await
+        .map_err(|e| OAuthError::from_service(e, creq.basic_used()))?;
     Ok(revoked_or_nothing_to_do())
 }
 

@@ -8,18 +8,13 @@ pub mod admin;
 pub mod app;
 pub mod client_auth;
 pub mod discovery;
-pub mod in_flight;
 pub mod introspect;
 pub mod metrics;
 pub mod oauth_error;
 pub mod ops;
 pub mod proxy;
-pub mod secret_cache;
 pub mod state;
-pub mod throttle;
 pub mod token;
-pub mod token_check;
-pub mod verify_pool;
 
 pub use app::{Application, ROUTES};
 pub use state::{AppState, HttpConfig, Repos};

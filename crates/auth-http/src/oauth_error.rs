@@ -51,6 +51,23 @@ pub fn clean_description(s: &str) -> String {
 }
 
 impl OAuthError {
+    /// The one mapping of the use cases' errors to this surface. `basic`:
+    /// the client authenticated with `Authorization: Basic`, so that an
+    /// `invalid_client` answer carries `WWW-Authenticate`.
+    pub fn from_service(e: auth_service::OAuthError, basic: bool) -> Self {
+        use auth_service::OAuthError as E;
+        match e {
+            E::InvalidClient => Self::InvalidClient { basic },
+            E::UnsupportedGrantType => Self::UnsupportedGrantType,
+            E::InvalidScope(d) => Self::InvalidScope(d),
+            E::UnauthorizedClient(d) => Self::UnauthorizedClient(d),
+            E::SlowDown { retry_after } => Self::SlowDown { retry_after },
+            E::TemporarilyUnavailable { retry_after } => {
+                Self::TemporarilyUnavailable { retry_after }
+            }
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) | Self::PayloadTooLarge => "invalid_request",
@@ -144,6 +161,24 @@ mod tests {
         let d = clean_description("bad\r\nvalue\there\u{0}\u{7f}");
         assert!(!d.contains(['\r', '\n', '\t', '\0', '\u{7f}']));
         assert_eq!(d, "bad??value?here??");
+    }
+
+    #[test]
+    fn invalid_client_asks_for_basic_only_after_basic() {
+        let refused = |basic| {
+            OAuthError::from_service(auth_service::OAuthError::InvalidClient, basic).response()
+        };
+        assert!(refused(true)
+            .headers()
+            .contains_key(header::WWW_AUTHENTICATE));
+        assert!(!refused(false)
+            .headers()
+            .contains_key(header::WWW_AUTHENTICATE));
+        let slow =
+            OAuthError::from_service(auth_service::OAuthError::SlowDown { retry_after: 7 }, false)
+                .response();
+        assert_eq!(slow.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(slow.headers().get(header::RETRY_AFTER).unwrap(), "7");
     }
 
     #[test]

@@ -41,12 +41,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         (
             "secret_verify_in_flight",
             "Secret verifications running now",
-            state.verify_pool.in_flight() as f64,
+            state.auth.verify_pool().in_flight() as f64,
         ),
         (
             "secret_verify_queued",
             "Secret verifications waiting for a slot",
-            state.verify_pool.queued() as f64,
+            state.auth.verify_pool().queued() as f64,
         ),
         (
             "db_pool_connections",

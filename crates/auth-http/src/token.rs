@@ -2,11 +2,10 @@
 //! grant, answering an RFC 9068 JWT access token.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use auth_domain::{Client, ScopeSet};
-use auth_token::AccessTokenClaims;
+use auth_service::TokenRequest;
 use serde::Serialize;
 
-use crate::client_auth::{authenticate_with, parse_client_request};
+use crate::client_auth::parse_client_request;
 use crate::discovery::issuer_for;
 use crate::oauth_error::{no_store, OAuthError};
 use crate::state::AppState;
@@ -61,61 +60,24 @@ async fn issue(
     payload: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let creq = parse_client_request(state, req, payload, &["grant_type"]).await?;
-    let (client, account) = authenticate_with(state, &creq, linked_account).await?;
-    if creq.form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return Err(OAuthError::UnsupportedGrantType);
-    }
-    let requested = ScopeSet::parse(creq.form.get("scope").map(String::as_str).unwrap_or(""))
-        .map_err(|e| OAuthError::InvalidScope(e.to_string()))?;
-    let granted = client.settings.scope.grant(&requested).map_err(|s| {
-        OAuthError::InvalidScope(format!("scope {s} is not registered for this client"))
-    })?;
-    if account.as_ref().is_some_and(|(a, _)| !a.active) {
-        return Err(OAuthError::UnauthorizedClient(
-            "the client's service account is inactive".into(),
-        ));
-    }
     let issuer = issuer_for(state, &creq.effective);
-    let now = auth_domain::now_ms();
-    let claims = AccessTokenClaims::build(
-        &issuer,
-        &client,
-        &granted,
-        account.as_ref().map(|(a, p)| (a, p.clone())),
-        now,
-    )
-    .map_err(|_| OAuthError::TemporarilyUnavailable { retry_after: 1 })?;
-    let ring = state.key_ring().ok_or(OAuthError::TemporarilyUnavailable {
-        retry_after: state.retry_after_secs(),
-    })?;
-    let token = ring.sign(&claims).map_err(|e| {
-        tracing::error!(error = %e, "signing an access token failed");
-        OAuthError::TemporarilyUnavailable { retry_after: 1 }
-    })?;
+    let issued = state
+        .auth
+        .issue_token(TokenRequest {
+            credentials: creq.presented.as_ref(),
+            source: creq.effective.source,
+            grant_type: creq.form.get("grant_type").map_or("", String::as_str),
+            scope: creq.form.get("scope").map(String::as_str),
+            issuer: &issuer,
+        })
+        .await
+        .map_err(|e| OAuthError::from_service(e, creq.basic_used()))?;
     let mut b = HttpResponse::Ok();
     no_store(&mut b);
     Ok(b.json(TokenResponse {
-        access_token: token,
+        access_token: issued.access_token,
         token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
-        scope: granted.to_option_string(),
-    }))
-}
-
-/// The linked service account with its effective permissions. Read with
-/// the client row (blocking), before the secret is checked; whether it is
-/// active is decided after the scope, in the order of docs/reference/token-endpoint.md#order-of-checks.
-fn linked_account(
-    st: &AppState,
-    client: &Client,
-) -> Result<Option<(auth_domain::ServiceAccount, Vec<String>)>, auth_domain::StoreError> {
-    let Some(account_id) = client.service_account_id.as_deref() else {
-        return Ok(None);
-    };
-    let account = st.repos.accounts.find_account(account_id)?;
-    let catalogue = st.catalogue()?;
-    Ok(account.map(|a| {
-        let effective = catalogue.effective_permissions(&a);
-        (a, effective)
+        expires_in: issued.expires_in,
+        scope: issued.scope,
     }))
 }

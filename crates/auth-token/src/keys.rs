@@ -301,7 +301,7 @@ fn is_access_token_type(typ: Option<&str>) -> bool {
 }
 
 /// The `kid` of a compact JWS's header, read before any key is chosen.
-fn header_kid(token: &str) -> Option<String> {
+pub fn header_kid(token: &str) -> Option<String> {
     let mut parts = token.split('.');
     let header = parts.next()?;
     if parts.count() != 2 {

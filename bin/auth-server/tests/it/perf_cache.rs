@@ -245,7 +245,7 @@ async fn requests_arriving_together_share_one_verification() {
     let after = counts(&s);
     assert_eq!((after.0 - before.0, after.1 - before.1), (3, 0));
     assert!(
-        s.state.verifications.is_empty(),
+        s.state.auth.verifications().is_empty(),
         "no entry outlives its requests"
     );
     s.stop().await;

@@ -69,7 +69,7 @@ async fn flood(
 /// Sends one probe, asserting it answers `expected` within [`PROMPT`] while
 /// the verification pool is saturated.
 async fn probe(s: &TestServer, what: &str, expected: u16, rb: reqwest::RequestBuilder) -> Reply {
-    let pool = &s.state.verify_pool;
+    let pool = &s.state.auth.verify_pool();
     assert!(
         pool.in_flight() == 1 && pool.queued() >= VERIFY_QUEUE / 2,
         "{what}: the flood must keep the verification pool saturated (running {}, queued {})",
@@ -118,7 +118,7 @@ async fn health_and_admin_answer_promptly_while_wrong_secrets_flood_the_token_en
     wait_for(
         "the verification queue to fill",
         Duration::from_secs(30),
-        || s.state.verify_pool.queued() == VERIFY_QUEUE,
+        || s.state.auth.verify_pool().queued() == VERIFY_QUEUE,
     )
     .await;
 
@@ -195,7 +195,7 @@ async fn health_and_admin_answer_promptly_while_wrong_secrets_flood_the_token_en
     // and the one it replaced is its previous secret.
     let client_secret = |b: &serde_json::Value| b["clientSecret"].as_str().unwrap().to_owned();
     wait_for("the pool to drain", Duration::from_secs(30), || {
-        s.state.verify_pool.queued() == 0 && s.state.verify_pool.in_flight() == 0
+        s.state.auth.verify_pool().queued() == 0 && s.state.auth.verify_pool().in_flight() == 0
     })
     .await;
     assert!(authenticates(&s, "made-under-flood", &client_secret(&rotated.body)).await);

@@ -297,7 +297,7 @@ async fn unknown_key_ids_wait_without_blocking_threads_and_share_one_reload_per_
             .metrics
             .counter("signing_key_reloads_total", &[("cause", "unknown_kid")])
     };
-    let blocking_before = s.state.blocking_token_checks();
+    let blocking_before = s.state.auth.blocking_token_checks();
     let reloads_before = reloads(&s);
     let http = s.http.clone();
     let started = Instant::now();
@@ -351,7 +351,7 @@ async fn unknown_key_ids_wait_without_blocking_threads_and_share_one_reload_per_
         t.await.unwrap();
     }
     let elapsed = started.elapsed();
-    let blocking = s.state.blocking_token_checks() - blocking_before;
+    let blocking = s.state.auth.blocking_token_checks() - blocking_before;
     assert_eq!(
         blocking, 0,
         "{blocking} of 2000 requests with an unknown key id took a blocking-pool thread"

@@ -10,11 +10,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use auth_service::TokenCheckError;
 
 use super::problem::Problem;
 use crate::proxy::effective;
 use crate::state::AppState;
-use crate::token_check::{check, CheckError};
 
 /// A verified admin caller: the `sub` of its token is the audit actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,15 +79,15 @@ async fn extract(req: HttpRequest) -> Result<AdminCaller, Problem> {
     };
     // The token must be valid exactly as introspection defines it.
     let retry = state.retry_after_secs();
-    let outcome = match check(&state, &token).await {
+    let outcome = match state.auth.verify_token(&token).await {
         Ok(Some(claims)) => Ok(AdminCaller {
             sub: claims.sub,
             client_id: claims.client_id,
             permissions: claims.permissions.unwrap_or_default(),
         }),
         Ok(None) => Err(Problem::invalid_token()),
-        Err(CheckError::Store(e)) => Err(Problem::from_store(&e, retry)),
-        Err(CheckError::Unavailable) => Err(Problem::unavailable(retry)),
+        Err(TokenCheckError::Store(e)) => Err(Problem::from_store(&e, retry)),
+        Err(TokenCheckError::Unavailable) => Err(Problem::unavailable(retry)),
     };
     if outcome.is_err() {
         tracing::info!("admin request refused: bearer token missing or invalid");

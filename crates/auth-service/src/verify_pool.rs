@@ -251,11 +251,11 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !condition() {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            actix_web::rt::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn results_come_back() {
         let pool = VerifyPool::new(2, 4);
         assert_eq!(pool.run(|| 6 * 7).await, Ok(42));
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(text.as_deref(), Ok("hashed"));
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn jobs_run_off_the_calling_thread() {
         let pool = VerifyPool::new(1, 0);
         let caller = thread::current().id();
@@ -278,14 +278,14 @@ mod tests {
         assert_eq!(name.as_deref(), Some("secret-verify-0"));
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn fourth_job_is_refused_with_concurrency_1_and_queue_2() {
         let pool = VerifyPool::new(1, 2);
         let gate = Arc::new(Gate::default());
         let mut admitted = Vec::new();
         for n in 0..3 {
             let (pool, gate) = (pool.clone(), Arc::clone(&gate));
-            admitted.push(actix_web::rt::spawn(async move {
+            admitted.push(tokio::spawn(async move {
                 pool.run(move || {
                     gate.wait();
                     n
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(pool.run(|| 5).await, Ok(5), "capacity is back");
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn no_more_than_concurrency_jobs_run_at_once() {
         let pool = VerifyPool::new(2, 10);
         let running = Arc::new(AtomicUsize::new(0));
@@ -328,7 +328,7 @@ mod tests {
         let mut handles = Vec::new();
         for n in 0..8 {
             let (pool, running, peak) = (pool.clone(), Arc::clone(&running), Arc::clone(&peak));
-            handles.push(actix_web::rt::spawn(async move {
+            handles.push(tokio::spawn(async move {
                 pool.run(move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
@@ -348,22 +348,20 @@ mod tests {
         assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn abandoned_queued_job_is_skipped_and_releases_its_slot() {
         let pool = VerifyPool::new(1, 1);
         let gate = Arc::new(Gate::default());
         let blocker = {
             let (pool, gate) = (pool.clone(), Arc::clone(&gate));
-            actix_web::rt::spawn(async move { pool.run(move || gate.wait()).await })
+            tokio::spawn(async move { pool.run(move || gate.wait()).await })
         };
         until("the blocking job", || pool.in_flight() == 1).await;
 
         let ran = Arc::new(AtomicBool::new(false));
         let abandoned = {
             let (pool, ran) = (pool.clone(), Arc::clone(&ran));
-            actix_web::rt::spawn(async move {
-                pool.run(move || ran.store(true, Ordering::SeqCst)).await
-            })
+            tokio::spawn(async move { pool.run(move || ran.store(true, Ordering::SeqCst)).await })
         };
         until("the queued job", || pool.queued() == 1).await;
         abandoned.abort();
@@ -382,28 +380,28 @@ mod tests {
         assert_eq!(pool.run(|| 1).await, Ok(1));
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn a_panicking_job_reaches_its_caller_and_keeps_the_thread() {
         let pool = VerifyPool::new(1, 0);
         let failing = {
             let pool = pool.clone();
-            actix_web::rt::spawn(async move { pool.run(|| -> u8 { panic!("job failed") }).await })
+            tokio::spawn(async move { pool.run(|| -> u8 { panic!("job failed") }).await })
         };
         assert!(failing.await.unwrap_err().is_panic());
         assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
         assert_eq!(pool.run(|| 3).await, Ok(3), "the only thread survived");
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn zero_queue_admits_exactly_concurrency() {
         let pool = VerifyPool::new(2, 0);
         let gate = Arc::new(Gate::default());
         let mut handles = Vec::new();
         for _ in 0..2 {
             let (pool, gate) = (pool.clone(), Arc::clone(&gate));
-            handles.push(actix_web::rt::spawn(async move {
-                pool.run(move || gate.wait()).await
-            }));
+            handles.push(tokio::spawn(
+                async move { pool.run(move || gate.wait()).await },
+            ));
         }
         until("two running jobs", || pool.in_flight() == 2).await;
         assert_eq!(pool.run(|| ()).await, Err(PoolFull));

@@ -443,7 +443,7 @@ impl FailureThrottle {
     }
 }
 
-// The throttle is shared between actix workers.
+// The throttle is shared between async workers.
 const _: fn() = || {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<FailureThrottle>();
