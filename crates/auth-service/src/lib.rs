@@ -4,6 +4,8 @@
 //! requests and errors to and from these functions; nothing here knows
 //! actix-web or diesel (`deny.toml` enforces it).
 
+pub mod admin;
+
 use std::sync::Arc;
 
 use auth_domain::{
