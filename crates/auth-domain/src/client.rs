@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::ids::ClientId;
 use crate::lifecycle::SecretSlots;
-use crate::scope::ScopeSet;
+use crate::scope::{ScopeError, ScopeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClientAuthMethod {
@@ -89,6 +89,115 @@ impl ClientSettings {
 
 pub fn default_client_name(id: &ClientId) -> String {
     format!("Confidential Client: {id}")
+}
+
+/// A client name that breaks [`check_client_name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1-255 characters, not blank, without control characters")]
+pub struct InvalidClientName;
+
+/// The rule for a client name given by an operator (seed file or admin
+/// API): 1–255 characters, not only whitespace, and no control character,
+/// which could split a log line or a terminal's output.
+pub fn check_client_name(name: &str) -> Result<(), InvalidClientName> {
+    if name.trim().is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(InvalidClientName);
+    }
+    Ok(())
+}
+
+/// An access-token lifetime outside [`ACCESS_TOKEN_TTL_RANGE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is out of range: must be 1 to 1440 minutes")]
+pub struct TtlOutOfRange(pub i64);
+
+/// The access-token lifetime in minutes, if within
+/// [`ACCESS_TOKEN_TTL_RANGE`].
+pub fn check_access_token_ttl(minutes: i64) -> Result<u32, TtlOutOfRange> {
+    u32::try_from(minutes)
+        .ok()
+        .filter(|m| ACCESS_TOKEN_TTL_RANGE.contains(m))
+        .ok_or(TtlOutOfRange(minutes))
+}
+
+/// One setting in a [`SettingsPatch`] (RFC 7396 merge-patch semantics).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Change<T> {
+    /// Keep the current value.
+    #[default]
+    Keep,
+    /// Back to the default.
+    Reset,
+    Set(T),
+}
+
+/// A change to a client's settings as an operator wrote it; [`apply`]
+/// checks every value.
+///
+/// [`apply`]: SettingsPatch::apply
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SettingsPatch {
+    pub client_name: Change<String>,
+    pub auth_method: Change<String>,
+    pub scope: Change<String>,
+    pub access_token_ttl_minutes: Change<i64>,
+}
+
+/// A client setting refused, in the order [`SettingsPatch::apply`] checks
+/// them: name, method, scope, lifetime.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    ClientName(#[from] InvalidClientName),
+    #[error("a public client has no authentication method")]
+    PublicClientMethod,
+    #[error("{0}")]
+    AuthMethod(String),
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+    #[error(transparent)]
+    AccessTokenTtl(#[from] TtlOutOfRange),
+}
+
+impl SettingsPatch {
+    /// The settings of client `id` (of type `client_type`) after the patch:
+    /// a reset takes the default for that id, a value must pass the rule
+    /// the seed files apply too.
+    pub fn apply(
+        &self,
+        id: &ClientId,
+        client_type: ClientType,
+        base: ClientSettings,
+    ) -> Result<ClientSettings, SettingsError> {
+        let mut s = base;
+        match &self.client_name {
+            Change::Keep => {}
+            Change::Reset => s.client_name = default_client_name(id),
+            Change::Set(name) => {
+                check_client_name(name)?;
+                s.client_name = name.clone();
+            }
+        }
+        match &self.auth_method {
+            Change::Keep => {}
+            Change::Reset => s.auth_method = ClientAuthMethod::default(),
+            Change::Set(_) if client_type == ClientType::Public => {
+                return Err(SettingsError::PublicClientMethod)
+            }
+            Change::Set(m) => s.auth_method = m.parse().map_err(SettingsError::AuthMethod)?,
+        }
+        match &self.scope {
+            Change::Keep => {}
+            Change::Reset => s.scope = ScopeSet::default(),
+            Change::Set(scope) => s.scope = ScopeSet::parse(scope)?,
+        }
+        match self.access_token_ttl_minutes {
+            Change::Keep => {}
+            Change::Reset => s.access_token_ttl_minutes = DEFAULT_ACCESS_TOKEN_TTL_MINUTES,
+            Change::Set(ttl) => s.access_token_ttl_minutes = check_access_token_ttl(ttl)?,
+        }
+        Ok(s)
+    }
 }
 
 /// A client as stored.
@@ -195,5 +304,69 @@ mod tests {
         let public = client(ClientType::Public, Basic);
         assert!(!public.accepts(Basic));
         assert!(!public.accepts(Post));
+    }
+
+    fn id() -> ClientId {
+        ClientId::parse("svc").unwrap()
+    }
+
+    #[test]
+    fn names_must_be_printable_and_not_blank() {
+        assert!(check_client_name("Reporting service").is_ok());
+        assert!(check_client_name(&"é".repeat(255)).is_ok());
+        for bad in ["", "   ", "a\nb", "tab\there", &"x".repeat(256)] {
+            assert_eq!(check_client_name(bad), Err(InvalidClientName), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lifetimes_are_one_minute_to_a_day() {
+        assert_eq!(check_access_token_ttl(1), Ok(1));
+        assert_eq!(check_access_token_ttl(1440), Ok(1440));
+        for bad in [0, -5, 1441, i64::MAX] {
+            assert_eq!(check_access_token_ttl(bad), Err(TtlOutOfRange(bad)));
+        }
+    }
+
+    #[test]
+    fn a_patch_keeps_resets_and_sets_and_checks_in_field_order() {
+        let mut base = ClientSettings::defaults_for(&id());
+        base.client_name = "Old".into();
+        base.access_token_ttl_minutes = 60;
+        let patch = SettingsPatch {
+            client_name: Change::Reset,
+            auth_method: Change::Set("client_secret_post".into()),
+            scope: Change::Set("read write".into()),
+            access_token_ttl_minutes: Change::Keep,
+        };
+        let s = patch
+            .apply(&id(), ClientType::Confidential, base.clone())
+            .unwrap();
+        assert_eq!(s.client_name, "Confidential Client: svc");
+        assert_eq!(s.auth_method, ClientAuthMethod::ClientSecretPost);
+        assert_eq!(s.scope, ScopeSet::parse("read write").unwrap());
+        assert_eq!(s.access_token_ttl_minutes, 60);
+
+        let bad = SettingsPatch {
+            client_name: Change::Set(" ".into()),
+            access_token_ttl_minutes: Change::Set(0),
+            ..SettingsPatch::default()
+        };
+        assert!(matches!(
+            bad.apply(&id(), ClientType::Confidential, base.clone()),
+            Err(SettingsError::ClientName(_))
+        ));
+        let method = SettingsPatch {
+            auth_method: Change::Set("nonsense".into()),
+            ..SettingsPatch::default()
+        };
+        assert_eq!(
+            method.apply(&id(), ClientType::Public, base.clone()),
+            Err(SettingsError::PublicClientMethod)
+        );
+        assert!(matches!(
+            method.apply(&id(), ClientType::Confidential, base),
+            Err(SettingsError::AuthMethod(_))
+        ));
     }
 }

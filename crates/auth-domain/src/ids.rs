@@ -1,13 +1,16 @@
-//! Client identifiers (see docs/reference/seed-files.md#the-clients-file): 1–255 printable ASCII characters
-//! (`%x21-7E`), case-sensitive.
+//! Client and service-account identifiers (see
+//! docs/reference/seed-files.md): 1–255 printable ASCII characters
+//! (`%x21-7E`), case-sensitive. Both kinds follow the one rule of
+//! [`check_id`], so the seed files and the admin API accept the same ids.
 
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientId(String);
 
+/// Why a string is not a valid client or service-account id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClientIdError {
+pub enum IdError {
     #[error("must not be empty")]
     Empty,
     #[error("must be at most 255 characters")]
@@ -16,17 +19,27 @@ pub enum ClientIdError {
     InvalidCharacter,
 }
 
+/// The name client ids have always had for [`IdError`].
+pub type ClientIdError = IdError;
+
+/// The one rule for ids: 1–255 printable ASCII characters (`%x21-7E`), so
+/// no space, control character or non-ASCII letter.
+fn check_id(s: &str) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if s.len() > 255 {
+        return Err(IdError::TooLong);
+    }
+    if !s.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(IdError::InvalidCharacter);
+    }
+    Ok(())
+}
+
 impl ClientId {
-    pub fn parse(s: &str) -> Result<Self, ClientIdError> {
-        if s.is_empty() {
-            return Err(ClientIdError::Empty);
-        }
-        if s.len() > 255 {
-            return Err(ClientIdError::TooLong);
-        }
-        if !s.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-            return Err(ClientIdError::InvalidCharacter);
-        }
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        check_id(s)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -46,6 +59,40 @@ impl fmt::Display for ClientId {
 }
 
 impl AsRef<str> for ClientId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A service account's id. Accounts are stored and looked up by plain
+/// strings (an id that cannot be valid is simply never found); this type is
+/// what a new account's id must pass, whether it comes from a seed file or
+/// from the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceAccountId(String);
+
+impl ServiceAccountId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        check_id(s)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for ServiceAccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for ServiceAccountId {
     fn as_ref(&self) -> &str {
         &self.0
     }
@@ -73,6 +120,24 @@ mod tests {
             assert_eq!(
                 ClientId::parse(bad),
                 Err(ClientIdError::InvalidCharacter),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn service_account_ids_follow_the_client_id_rule() {
+        assert!(ServiceAccountId::parse("svc-reporting").is_ok());
+        assert!(ServiceAccountId::parse(&"x".repeat(255)).is_ok());
+        assert_eq!(ServiceAccountId::parse(""), Err(IdError::Empty));
+        assert_eq!(
+            ServiceAccountId::parse(&"x".repeat(256)),
+            Err(IdError::TooLong)
+        );
+        for bad in ["svc reporting", "svc\tx", "caf\u{e9}"] {
+            assert_eq!(
+                ServiceAccountId::parse(bad),
+                Err(IdError::InvalidCharacter),
                 "{bad:?}"
             );
         }

@@ -22,12 +22,14 @@ pub mod time_util;
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, NewAuditEvent};
 pub use catalogue::{Catalogue, CatalogueError, Group, Permission, Role};
 pub use client::{
-    new_incarnation, Client, ClientAuthMethod, ClientSettings, ClientType, NewClient,
+    check_access_token_ttl, check_client_name, new_incarnation, Change, Client, ClientAuthMethod,
+    ClientSettings, ClientType, InvalidClientName, NewClient, SettingsError, SettingsPatch,
+    TtlOutOfRange,
 };
 pub use duration::{parse_duration, DurationError};
 pub use escalation::{check_no_escalation, Escalation, ADMIN_PERMISSIONS};
 pub use hasher::{bcrypt_cost, upgraded_hash, BcryptHasher, HashError, SecretHasher, Verification};
-pub use ids::{ClientId, ClientIdError};
+pub use ids::{ClientId, ClientIdError, IdError, ServiceAccountId};
 pub use lifecycle::{
     AuthFailure, CurrentSecret, LifecycleError, PreviousSecret, SecretPolicy, SecretSlots,
     SecretStatus, Slot, SlotTarget,

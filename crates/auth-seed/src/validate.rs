@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use auth_domain::client::ACCESS_TOKEN_TTL_RANGE;
 use auth_domain::hasher::BCRYPT_MAX_BYTES;
 use auth_domain::{
-    Catalogue, ClientAuthMethod, ClientId, ClientSettings, ClientType, Group, Permission, Role,
-    ScopeSet, Secret, SecretPolicy, ServiceAccount, StoreError,
+    check_access_token_ttl, check_client_name, Catalogue, ClientAuthMethod, ClientId,
+    ClientSettings, ClientType, Group, Permission, Role, ScopeSet, Secret, SecretPolicy,
+    ServiceAccount, ServiceAccountId, StoreError,
 };
 
 use crate::accounts::ServiceAccountsFile;
@@ -271,6 +271,7 @@ impl Validator<'_> {
         let mut fe = FileErrors::new(&cf.path, &cf.source);
         let mut first_seen = HashMap::new();
         for (i, p) in cf.public.iter().enumerate() {
+            let errors_before = fe.errors.len();
             let (id, scope, create) = self.client_common(
                 &mut fe,
                 ("public", i),
@@ -279,7 +280,21 @@ impl Validator<'_> {
                 ClientType::Public,
                 &mut first_seen,
             );
-            if let (Some(id), true) = (id, create) {
+            if let Some(Err(e)) = p.client_name.as_deref().map(check_client_name) {
+                fe.push(
+                    &client_entry(&p.client_id),
+                    Some("client_name"),
+                    &[
+                        Seg::Key("clients"),
+                        Seg::Key("public"),
+                        Seg::Index(i),
+                        Seg::Key("client_name"),
+                    ],
+                    e.to_string(),
+                );
+            }
+            let clean = fe.errors.len() == errors_before;
+            if let (true, Some(id), true) = (clean, id, create) {
                 let mut settings = ClientSettings::defaults_for(&id);
                 settings.client_name = p
                     .client_name
@@ -310,6 +325,18 @@ impl Validator<'_> {
                 ClientType::Confidential,
                 &mut first_seen,
             );
+            // The default name is not the operator's, and may be longer
+            // than a written one can be (a 255-character id).
+            if c.client_name != format!("Confidential Client: {}", c.client_id) {
+                if let Err(e) = check_client_name(&c.client_name) {
+                    fe.push(
+                        &entry,
+                        Some("client_name"),
+                        &field_path("client_name"),
+                        e.to_string(),
+                    );
+                }
+            }
             let method = match c.client_authentication_method.parse::<ClientAuthMethod>() {
                 Ok(m) => Some(m),
                 Err(e) => {
@@ -322,19 +349,14 @@ impl Validator<'_> {
                     None
                 }
             };
-            let ttl = c.access_token_ttl_minutes;
-            let ttl = match u32::try_from(ttl) {
-                Ok(t) if ACCESS_TOKEN_TTL_RANGE.contains(&t) => Some(t),
-                _ => {
+            let ttl = match check_access_token_ttl(c.access_token_ttl_minutes) {
+                Ok(t) => Some(t),
+                Err(e) => {
                     fe.push(
                         &entry,
                         Some("access_token_ttl_minutes"),
                         &field_path("access_token_ttl_minutes"),
-                        format!(
-                            "{ttl} is out of range: must be {} to {} minutes",
-                            ACCESS_TOKEN_TTL_RANGE.start(),
-                            ACCESS_TOKEN_TTL_RANGE.end()
-                        ),
+                        e.to_string(),
                     );
                     None
                 }
@@ -493,13 +515,8 @@ impl Validator<'_> {
             let base = [Seg::Key("serviceAccounts"), Seg::Index(i)];
             let at = |f: &'static str| [&base[..], &[Seg::Key(f)]].concat();
             let errors_before = fe.errors.len();
-            if a.id.is_empty() || a.id.chars().count() > 255 || a.id.chars().any(char::is_control) {
-                fe.push(
-                    &entry,
-                    Some("id"),
-                    &at("id"),
-                    "must be 1 to 255 characters with no control characters".into(),
-                );
+            if let Err(e) = ServiceAccountId::parse(&a.id) {
+                fe.push(&entry, Some("id"), &at("id"), e.to_string());
             }
             if let Some(&first) = first_seen.get(a.id.as_str()) {
                 let line = fe.line(&[Seg::Key("serviceAccounts"), Seg::Index(first)]);

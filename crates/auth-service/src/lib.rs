@@ -14,6 +14,7 @@ use auth_domain::{
 };
 use auth_token::{KeyEncryption, KeyRing};
 
+pub mod admin;
 pub mod authn;
 pub mod caches;
 pub mod error;

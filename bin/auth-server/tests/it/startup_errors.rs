@@ -50,6 +50,9 @@ fn cases() -> Vec<Case> {
             must_mention: vec!["svc-a", "nope.perm"], must_not_mention: vec![] },
         Case { name: "unknown group", clients: one_client(""), accounts: "serviceAccounts:\n  - id: svc-a\n    groups: [urn:nope]\n".into(), env: vec![ok_secret.clone()],
             must_mention: vec!["svc-a", "urn:nope"], must_not_mention: vec![] },
+        // The admin API refuses such an id, so the seed does too.
+        Case { name: "service-account id with a space", clients: one_client(""), accounts: "serviceAccounts:\n  - id: svc a\n".into(), env: vec![ok_secret.clone()],
+            must_mention: vec!["service-accounts.yaml", "\"svc a\"", "`id`", "printable ASCII"], must_not_mention: vec![] },
         Case { name: "clientId of an unknown client", clients: one_client(""), accounts: "serviceAccounts:\n  - id: svc-a\n    clientId: ghost\n".into(), env: vec![ok_secret],
             must_mention: vec!["svc-a", "ghost"], must_not_mention: vec![] },
     ]

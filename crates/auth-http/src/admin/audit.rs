@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{blocking, query_params, rfc3339_ms};
+use super::{admin, failed, query_params, rfc3339_ms};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -84,13 +84,10 @@ pub async fn list(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_READ)?;
     let filter = filter_of(&req)?;
-    let events = blocking(&state, move |st| {
-        st.repos
-            .audit
-            .list(&filter)
-            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))
-    })
-    .await?;
+    let events = admin(&state)
+        .audit_events(&super::caller(&caller), filter)
+        .await
+        .map_err(failed(&state))?;
     let views: Vec<AuditEventView> = events.into_iter().map(AuditEventView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }

@@ -7,8 +7,8 @@ use auth_domain::Catalogue;
 use serde::Serialize;
 
 use super::auth::AdminCaller;
-use super::blocking;
 use super::problem::{Problem, ProblemDetails};
+use super::{admin, failed};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -28,13 +28,10 @@ pub struct NamedView {
 
 async fn load(state: &web::Data<AppState>, caller: &AdminCaller) -> Result<Catalogue, Problem> {
     caller.require(perms::USERS_READ)?;
-    blocking(state, |st| {
-        st.repos
-            .catalogue
-            .load()
-            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))
-    })
-    .await
+    admin(state)
+        .catalogue(&super::caller(caller))
+        .await
+        .map_err(failed(state))
 }
 
 fn sorted<T>(mut items: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {

@@ -6,22 +6,14 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use auth_domain::catalogue::perms;
-use auth_domain::client::{
-    default_client_name, ACCESS_TOKEN_TTL_RANGE, DEFAULT_ACCESS_TOKEN_TTL_MINUTES,
-};
-use auth_domain::{
-    Client, ClientAuthMethod, ClientId, ClientSettings, ClientType, NewClient, ScopeSet,
-    SecretSlots, StoreError,
-};
+use auth_domain::{Client, ClientId, ClientSettings, ClientType, SettingsPatch};
+use auth_service::admin::patched_settings;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{
-    audited, blocking, change_event, json_object, member, no_escalation_for_client, read_body,
-    rfc3339_ms, Member,
-};
+use super::{admin, failed, json_object, member, read_body, rfc3339_ms, Member};
 
 const JSON: &str = "application/json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -102,15 +94,6 @@ const SETTINGS_FIELDS: [&str; 4] = [
     "accessTokenTtlMinutes",
 ];
 
-/// A client id from a path: one that cannot be valid cannot exist either.
-pub fn path_client_id(raw: &str) -> Result<ClientId, Problem> {
-    ClientId::parse(raw).map_err(|_| unknown_client())
-}
-
-pub fn unknown_client() -> Problem {
-    Problem::not_found("no client has this id")
-}
-
 /// `/clients/{id}` with the id percent-encoded as one path segment.
 pub fn location(id: &ClientId) -> String {
     let mut out = String::from("/clients/");
@@ -124,76 +107,25 @@ pub fn location(id: &ClientId) -> String {
     out
 }
 
-/// Applies the settings members of `map` to `base`: absent keeps, null
-/// resets to the default for `id`, a value is validated and replaces.
-fn apply_settings(
-    map: &Map<String, Value>,
-    id: &ClientId,
-    client_type: ClientType,
-    base: ClientSettings,
-) -> Result<ClientSettings, Problem> {
-    let mut s = base;
-    match member::<String>(map, "clientName", "a string")? {
-        Member::Absent => {}
-        Member::Null => s.client_name = default_client_name(id),
-        Member::Value(name) => {
-            if name.trim().is_empty()
-                || name.chars().count() > 255
-                || name.chars().any(char::is_control)
-            {
-                return Err(Problem::bad_field(
-                    "clientName",
-                    "must be 1-255 characters, not blank, without control characters",
-                ));
-            }
-            s.client_name = name;
-        }
-    }
-    match member::<String>(map, "clientAuthenticationMethod", "a string")? {
-        Member::Absent => {}
-        Member::Null => s.auth_method = ClientAuthMethod::default(),
-        Member::Value(m) => {
-            if client_type == ClientType::Public {
-                return Err(Problem::bad_field(
-                    "clientAuthenticationMethod",
-                    "a public client has no authentication method",
-                ));
-            }
-            s.auth_method = m.parse().map_err(|_| {
-                Problem::bad_field(
-                    "clientAuthenticationMethod",
-                    "must be client_secret_basic or client_secret_post",
-                )
-            })?;
-        }
-    }
-    match member::<String>(map, "scope", "a string of space-separated scope tokens")? {
-        Member::Absent => {}
-        Member::Null => s.scope = ScopeSet::default(),
-        Member::Value(scope) => {
-            s.scope = ScopeSet::parse(&scope).map_err(|e| Problem::bad_field("scope", e))?
-        }
-    }
-    let ttl_rule = "an integer from 1 to 1440";
-    match member::<u32>(map, "accessTokenTtlMinutes", ttl_rule)? {
-        Member::Absent => {}
-        Member::Null => s.access_token_ttl_minutes = DEFAULT_ACCESS_TOKEN_TTL_MINUTES,
-        Member::Value(ttl) if ACCESS_TOKEN_TTL_RANGE.contains(&ttl) => {
-            s.access_token_ttl_minutes = ttl
-        }
-        Member::Value(_) => {
-            return Err(Problem::bad_field(
-                "accessTokenTtlMinutes",
-                format!("must be {ttl_rule}"),
-            ))
-        }
-    }
-    Ok(s)
+/// The settings members of `map`, each of the right JSON type (whether
+/// its value is acceptable is the use case's rule).
+fn settings_patch(map: &Map<String, Value>) -> Result<SettingsPatch, Problem> {
+    Ok(SettingsPatch {
+        client_name: member(map, "clientName", "a string")?.into_change(),
+        auth_method: member(map, "clientAuthenticationMethod", "a string")?.into_change(),
+        scope: member(map, "scope", "a string of space-separated scope tokens")?.into_change(),
+        access_token_ttl_minutes: member(
+            map,
+            "accessTokenTtlMinutes",
+            "an integer from 1 to 1440",
+        )?
+        .into_change(),
+    })
 }
 
 impl ClientCreate {
-    /// Parses and validates the body into the client to create.
-    pub fn parse(body: &[u8]) -> Result<(Self, ClientSettings), Problem> {
+    /// The id and settings of the body of `POST /clients`.
+    pub fn parse(body: &[u8]) -> Result<(ClientId, SettingsPatch), Problem> {
         let mut known = vec!["clientId"];
         known.extend(SETTINGS_FIELDS);
         let map = json_object(body, &known)?;
@@ -205,28 +137,13 @@ impl ClientCreate {
                 return Err(Problem::bad_field("clientId", "is required"))
             }
         };
-        let settings = apply_settings(
-            &map,
-            &id,
-            ClientType::Confidential,
-            ClientSettings::defaults_for(&id),
-        )?;
-        let parsed = Self {
-            client_id: id.into_string(),
-            client_name: member(&map, "clientName", "a string")?.into_option(),
-            client_authentication_method: member(&map, "clientAuthenticationMethod", "a string")?
-                .into_option(),
-            scope: member(&map, "scope", "a string")?.into_option(),
-            access_token_ttl_minutes: member(&map, "accessTokenTtlMinutes", "an integer")?
-                .into_option(),
-        };
-        Ok((parsed, settings))
+        Ok((id, settings_patch(&map)?))
     }
 }
 
 impl ClientPatch {
-    /// Parses the patch and applies it to `client`'s settings.
-    pub fn apply(body: &[u8], client: &Client) -> Result<ClientSettings, Problem> {
+    /// The body of `PATCH /clients/{clientId}`.
+    pub fn parse(body: &[u8]) -> Result<SettingsPatch, Problem> {
         let mut known = vec!["clientId"];
         known.extend(SETTINGS_FIELDS);
         let map = json_object(body, &known)?;
@@ -236,17 +153,15 @@ impl ClientPatch {
                 "cannot be changed; create a new client instead",
             ));
         }
-        apply_settings(
-            &map,
-            &client.id,
-            client.client_type,
-            client.settings.clone(),
-        )
+        settings_patch(&map)
     }
-}
 
-fn json_response(status: actix_web::http::StatusCode, view: &ClientView) -> HttpResponse {
-    HttpResponse::build(status).json(view)
+    /// `client`'s settings after the patch in `body`, as `PATCH` would
+    /// store them.
+    pub fn apply(body: &[u8], client: &Client) -> Result<ClientSettings, Problem> {
+        let patch = Self::parse(body)?;
+        patched_settings(client, &patch).map_err(|e| Problem::from_admin(e, 1))
+    }
 }
 
 /// Every client, sorted by id.
@@ -264,32 +179,12 @@ pub async fn list(
     caller: AdminCaller,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_READ)?;
-    let clients = blocking(&state, |st| {
-        st.repos
-            .clients
-            .list()
-            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))
-    })
-    .await?;
-    let mut views: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
-    views.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    let clients = admin(&state)
+        .list_clients(&super::caller(&caller))
+        .await
+        .map_err(failed(&state))?;
+    let views: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
     Ok(HttpResponse::Ok().json(views))
-}
-
-/// Finds a client or answers 404.
-pub async fn find_client(
-    state: &web::Data<crate::AppState>,
-    id: &ClientId,
-) -> Result<Client, Problem> {
-    let id = id.clone();
-    blocking(state, move |st| {
-        st.repos
-            .clients
-            .find(&id)
-            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))
-    })
-    .await?
-    .ok_or_else(unknown_client)
 }
 
 /// One client.
@@ -308,12 +203,11 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_READ)?;
-    let id = path_client_id(&path)?;
-    let client = find_client(&state, &id).await?;
-    Ok(json_response(
-        actix_web::http::StatusCode::OK,
-        &ClientView::from(&client),
-    ))
+    let client = admin(&state)
+        .client(&super::caller(&caller), &path)
+        .await
+        .map_err(failed(&state))?;
+    Ok(HttpResponse::Ok().json(ClientView::from(&client)))
 }
 
 /// Creates a confidential client without a secret (issue one with
@@ -339,34 +233,11 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
     let body = read_body(&req, payload, &[JSON]).await?;
-    let (parsed, settings) = ClientCreate::parse(&body)?;
-    let id = ClientId::parse(&parsed.client_id).map_err(|e| Problem::bad_field("clientId", e))?;
-    let new = NewClient {
-        id: id.clone(),
-        client_type: ClientType::Confidential,
-        settings,
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        created_at: auth_domain::now_ms(),
-        secrets: SecretSlots::default(),
-    };
-    let event = change_event(&caller, "client.create", "client", id.as_str());
-    let result = blocking(&state, move |st| {
-        st.repos.clients.create(&new, &event).map_err(|e| match e {
-            StoreError::Duplicate => Problem::conflict("a client with this id exists"),
-            other => Problem::from_store(&other, st.retry_after_secs()),
-        })
-    })
-    .await;
-    let created = audited(
-        &state,
-        &caller,
-        "client.create",
-        "client",
-        id.as_str(),
-        result,
-    )
-    .await?;
+    let (id, settings) = ClientCreate::parse(&body)?;
+    let created = admin(&state)
+        .create_client(&super::caller(&caller), id, &settings)
+        .await
+        .map_err(failed(&state))?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location(&created.id)))
         .json(ClientView::from(&created)))
@@ -396,39 +267,14 @@ pub async fn update(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
     let body = read_body(&req, payload, &[MERGE_PATCH, JSON]).await?;
-    let id = path_client_id(&path)?;
-    let client = find_client(&state, &id).await?;
-    let settings = ClientPatch::apply(&body, &client)?;
-    let target = id.clone();
-    let event = change_event(&caller, "client.update", "client", id.as_str());
-    let result = match no_escalation_for_client(&state, &caller, &client).await {
-        Err(p) => Err(p),
-        Ok(()) => {
-            blocking(&state, move |st| {
-                st.repos
-                    .clients
-                    .update_settings(&target, &settings, &event)
-                    .map_err(|e| match e {
-                        StoreError::NotFound => unknown_client(),
-                        other => Problem::from_store(&other, st.retry_after_secs()),
-                    })
-            })
-            .await
-        }
-    };
-    let updated = audited(
-        &state,
-        &caller,
-        "client.update",
-        "client",
-        id.as_str(),
-        result,
-    )
-    .await?;
-    Ok(json_response(
-        actix_web::http::StatusCode::OK,
-        &ClientView::from(&updated),
-    ))
+    // A missing client is a 404 whatever the body says: the use case
+    // reports a body it cannot use only after finding the client.
+    let patch = ClientPatch::parse(&body).map_err(Problem::into_input_error);
+    let updated = admin(&state)
+        .update_client(&super::caller(&caller), &path, patch)
+        .await
+        .map_err(failed(&state))?;
+    Ok(HttpResponse::Ok().json(ClientView::from(&updated)))
 }
 
 /// Deletes a client: it is unlinked from its service account and its tokens
@@ -448,34 +294,10 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
-    let id = path_client_id(&path)?;
-    let client = find_client(&state, &id).await?;
-    let target = id.clone();
-    let event = change_event(&caller, "client.delete", "client", id.as_str());
-    let result = match no_escalation_for_client(&state, &caller, &client).await {
-        Err(p) => Err(p),
-        Ok(()) => {
-            blocking(&state, move |st| {
-                st.repos
-                    .clients
-                    .delete(&target, &event)
-                    .map_err(|e| match e {
-                        StoreError::NotFound => unknown_client(),
-                        other => Problem::from_store(&other, st.retry_after_secs()),
-                    })
-            })
-            .await
-        }
-    };
-    audited(
-        &state,
-        &caller,
-        "client.delete",
-        "client",
-        id.as_str(),
-        result,
-    )
-    .await?;
+    admin(&state)
+        .delete_client(&super::caller(&caller), &path)
+        .await
+        .map_err(failed(&state))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -496,29 +318,19 @@ mod tests {
     }
 
     #[test]
-    fn create_applies_defaults_and_names_bad_fields() {
-        let (_, s) = ClientCreate::parse(br#"{"clientId":"x"}"#).unwrap();
-        assert_eq!(s.client_name, "Confidential Client: x");
-        assert_eq!(s.auth_method, ClientAuthMethod::ClientSecretBasic);
-        assert_eq!(s.access_token_ttl_minutes, 30);
-        assert!(s.scope.is_empty());
-        let cases: [(&[u8], &str); 8] = [
+    fn create_and_patch_bodies_name_the_field_of_a_shape_error() {
+        let (id, patch) = ClientCreate::parse(br#"{"clientId":"x","scope":null}"#).unwrap();
+        assert_eq!(id.as_str(), "x");
+        assert_eq!(patch.scope, auth_domain::Change::Reset);
+        assert_eq!(patch.client_name, auth_domain::Change::Keep);
+        let cases: [(&[u8], &str); 5] = [
             (br#"{}"#, "clientId"),
             (br#"{"clientId":""}"#, "clientId"),
             (br#"{"clientId":"a b"}"#, "clientId"),
             (
-                br#"{"clientId":"x","accessTokenTtlMinutes":0}"#,
+                br#"{"clientId":"x","accessTokenTtlMinutes":"30"}"#,
                 "accessTokenTtlMinutes",
             ),
-            (
-                br#"{"clientId":"x","accessTokenTtlMinutes":1441}"#,
-                "accessTokenTtlMinutes",
-            ),
-            (
-                br#"{"clientId":"x","clientAuthenticationMethod":"none"}"#,
-                "clientAuthenticationMethod",
-            ),
-            (br#"{"clientId":"x","scope":"a  b"}"#, "scope"),
             (br#"{"clientId":"x","clientSecret":"s"}"#, "clientSecret"),
         ];
         for (body, field) in cases {
@@ -526,5 +338,11 @@ mod tests {
             assert_eq!(e.status(), 400);
             assert_eq!(e.field(), Some(field), "{}", String::from_utf8_lossy(body));
         }
+        assert_eq!(
+            ClientPatch::parse(br#"{"clientId":"y"}"#)
+                .unwrap_err()
+                .field(),
+            Some("clientId")
+        );
     }
 }

@@ -5,10 +5,10 @@
 //! actix's JSON extractor so that size, content type, unknown fields and
 //! wrong types all answer problem details naming the field.
 //!
-//! Storage calls are blocking and run on actix's blocking pool; every change
-//! is recorded in the audit log, in the same transaction as the change, and
-//! in a `tracing` line, neither of which ever carries a secret, a hash or a
-//! token.
+//! The use cases themselves (order of checks, escalation rule, audit log,
+//! secret lifecycle) are [`auth_service::admin::Admin`]'s; handlers here
+//! extract and parse the request, call one use case and turn its
+//! [`AdminError`] into a problem in one place ([`Problem::from_admin`]).
 
 pub mod audit;
 pub mod auth;
@@ -20,7 +20,8 @@ pub mod service_accounts;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use auth_domain::{AuditOutcome, Client, NewAuditEvent, ServiceAccount};
+use auth_domain::Change;
+use auth_service::admin::{Admin, AdminError, Caller};
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -74,18 +75,27 @@ pub fn rfc3339_ms(t: OffsetDateTime) -> String {
     )
 }
 
-/// Runs blocking work (storage, hashing) off the async workers. The closure
-/// returns its own problem; a pool that cannot run it is a 503.
-pub async fn blocking<T, F>(state: &web::Data<AppState>, f: F) -> Result<T, Problem>
-where
-    F: FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
-    T: Send + 'static,
-{
-    let st = state.clone();
-    let retry = state.retry_after_secs();
-    web::block(move || f(&st))
-        .await
-        .map_err(|_| Problem::unavailable(retry))?
+/// The admin use cases over this server's stores, hasher and secret rules.
+pub fn admin(state: &AppState) -> Admin {
+    Admin::new(
+        state.repos.clone(),
+        state.hasher.clone(),
+        state.config.secret_policy,
+    )
+}
+
+/// The use cases' view of a verified caller.
+pub fn caller(c: &AdminCaller) -> Caller {
+    Caller {
+        sub: c.sub().to_owned(),
+        client_id: c.client_id().to_owned(),
+        permissions: c.permissions().to_vec(),
+    }
+}
+
+/// The problem for a use case's error, with this server's `Retry-After`.
+pub fn failed(state: &AppState) -> impl Fn(AdminError) -> Problem + '_ {
+    |e| Problem::from_admin(e, state.retry_after_secs())
 }
 
 /// Reads the request body: content type among `accepted` (else 415), at most
@@ -164,6 +174,17 @@ impl<T> Member<T> {
     }
 }
 
+impl<T> Member<T> {
+    /// Merge-patch: absent keeps, null resets to the default, a value sets.
+    pub fn into_change(self) -> Change<T> {
+        match self {
+            Member::Absent => Change::Keep,
+            Member::Null => Change::Reset,
+            Member::Value(v) => Change::Set(v),
+        }
+    }
+}
+
 /// Reads member `name` as a `T`; a value of the wrong type is a 400 naming
 /// the field and saying what was `expected`.
 pub fn member<T: DeserializeOwned>(
@@ -194,143 +215,6 @@ pub fn query_params(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, St
         out.push((k.into_owned(), v.into_owned()));
     }
     Ok(out)
-}
-
-/// The one place the admin API applies the rule against privilege
-/// escalation ([`auth_domain::escalation`]): 403 naming the missing admin
-/// permissions unless the caller holds every admin permission of every
-/// account in `affected` (as it is before the change and as it will be
-/// after it). The catalogue is read afresh: a decision about power must not
-/// rest on a cached copy. Blocking.
-pub fn no_escalation(
-    st: &AppState,
-    caller: &AdminCaller,
-    affected: &[&ServiceAccount],
-) -> Result<(), Problem> {
-    if affected.is_empty() {
-        return Ok(());
-    }
-    let catalogue = st
-        .repos
-        .catalogue
-        .load()
-        .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))?;
-    auth_domain::check_no_escalation(caller.permissions(), &catalogue, affected.iter().copied())
-        .map_err(|e| {
-            tracing::info!(missing = ?e.missing, "admin request refused: privilege escalation");
-            Problem::escalation(&e)
-        })
-}
-
-/// [`no_escalation`] for a change to a client (its settings, its secrets,
-/// its existence): the affected account is the one it is linked to, whose
-/// permissions its tokens carry.
-pub async fn no_escalation_for_client(
-    state: &web::Data<AppState>,
-    caller: &AdminCaller,
-    client: &Client,
-) -> Result<(), Problem> {
-    let Some(account_id) = client.service_account_id.clone() else {
-        return Ok(());
-    };
-    let caller = caller.clone();
-    blocking(state, move |st| {
-        let account = st
-            .repos
-            .accounts
-            .find_account(&account_id)
-            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))?;
-        no_escalation(st, &caller, &account.iter().collect::<Vec<_>>())
-    })
-    .await
-}
-
-/// Whether a change went through, for the audit log.
-pub fn outcome_of<T>(result: &Result<T, Problem>) -> Option<AuditOutcome> {
-    match result {
-        Ok(_) => Some(AuditOutcome::Success),
-        // A malformed request or an absent target changed nothing and
-        // concerned nothing that exists: only refusals of a real change
-        // (403 for an escalation, 409, 412) and server failures are
-        // recorded as failures. The route's own 403 answers before any
-        // handler reaches the audit log.
-        Err(p)
-            if p.status().as_u16() == 403
-                || p.status().as_u16() == 409
-                || p.status().as_u16() == 412
-                || p.status().is_server_error() =>
-        {
-            Some(AuditOutcome::Failure)
-        }
-        Err(_) => None,
-    }
-}
-
-/// The audit event of a successful change by `caller`, made now. Handlers
-/// hand it to the store with the change, which writes both in one
-/// transaction: a change is never committed without its event.
-pub fn change_event(
-    caller: &AdminCaller,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-) -> NewAuditEvent {
-    NewAuditEvent {
-        at: auth_domain::now_ms(),
-        actor: caller.sub().to_owned(),
-        action: action.to_owned(),
-        target_type: target_type.to_owned(),
-        target_id: target_id.to_owned(),
-        outcome: AuditOutcome::Success,
-    }
-}
-
-fn log_change(event: &NewAuditEvent) {
-    tracing::info!(
-        target: "auth_server::audit",
-        actor = %event.actor.escape_debug(),
-        action = %event.action,
-        target_type = %event.target_type,
-        target_id = %event.target_id.escape_debug(),
-        outcome = event.outcome.as_str(),
-        "admin change"
-    );
-}
-
-/// Writes the audit event of a refused or failed change, which changed
-/// nothing and so has no transaction to join. An audit write that fails
-/// is logged at error level; the answer is the refusal either way.
-async fn record_refusal(state: &web::Data<AppState>, event: NewAuditEvent) {
-    let repos = state.repos.clone();
-    let action = event.action.clone();
-    let written = web::block(move || repos.audit.record(&event)).await;
-    if !matches!(written, Ok(Ok(()))) {
-        tracing::error!(%action, "could not write a refused admin change to the audit log");
-    }
-}
-
-/// Logs a change handler's `result` and, for a refusal worth recording,
-/// writes its failure event (a success's event was committed with it), then
-/// passes the result on.
-pub async fn audited<T>(
-    state: &web::Data<AppState>,
-    caller: &AdminCaller,
-    action: &'static str,
-    target_type: &'static str,
-    target_id: &str,
-    result: Result<T, Problem>,
-) -> Result<T, Problem> {
-    if let Some(outcome) = outcome_of(&result) {
-        let event = NewAuditEvent {
-            outcome,
-            ..change_event(caller, action, target_type, target_id)
-        };
-        log_change(&event);
-        if outcome == AuditOutcome::Failure {
-            record_refusal(state, event).await;
-        }
-    }
-    result
 }
 
 #[cfg(test)]
@@ -395,30 +279,5 @@ mod tests {
             query_params(&r, &["target"]).unwrap_err().field(),
             Some("other")
         );
-    }
-
-    #[test]
-    fn only_real_refusals_and_failures_are_audited_as_failures() {
-        assert_eq!(outcome_of::<()>(&Ok(())), Some(AuditOutcome::Success));
-        assert_eq!(
-            outcome_of::<()>(&Err(Problem::conflict("x"))),
-            Some(AuditOutcome::Failure)
-        );
-        assert_eq!(
-            outcome_of::<()>(&Err(Problem::precondition_failed())),
-            Some(AuditOutcome::Failure)
-        );
-        assert_eq!(
-            outcome_of::<()>(&Err(Problem::internal())),
-            Some(AuditOutcome::Failure)
-        );
-        assert_eq!(
-            outcome_of::<()>(&Err(Problem::escalation(&auth_domain::Escalation {
-                missing: vec!["users.write".into()]
-            }))),
-            Some(AuditOutcome::Failure)
-        );
-        assert_eq!(outcome_of::<()>(&Err(Problem::not_found("x"))), None);
-        assert_eq!(outcome_of::<()>(&Err(Problem::bad_field("f", "bad"))), None);
     }
 }

@@ -8,7 +8,8 @@ use std::fmt;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use auth_domain::{LifecycleError, SlotTarget, StoreError};
+use auth_domain::{Escalation, StoreError};
+use auth_service::admin::AdminError;
 use serde::Serialize;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -91,7 +92,7 @@ impl Problem {
 
     /// 403 for a change that would let the caller gain admin permissions
     /// it does not hold, naming them.
-    pub fn escalation(e: &auth_domain::Escalation) -> Self {
+    pub fn escalation(e: &Escalation) -> Self {
         Self::new(StatusCode::FORBIDDEN, e.to_string())
     }
 
@@ -169,21 +170,38 @@ impl Problem {
         }
     }
 
-    /// The secret lifecycle's refusals (the secret table of docs/reference/admin-api.md#client-secrets).
-    pub fn from_lifecycle(e: &LifecycleError) -> Self {
+    /// The single mapping of the admin use cases' errors; `retry_after`
+    /// is the server's usual delay, for an unavailability that names none.
+    pub fn from_admin(e: AdminError, retry_after: u64) -> Self {
         match e {
-            LifecycleError::CurrentExists => {
-                Self::conflict("the client already has a current secret; rotate it instead")
+            AdminError::MissingPermission(permission) => Self::forbidden(permission),
+            AdminError::NotFound(detail) => Self::not_found(detail),
+            AdminError::Invalid { field, message } => Self::bad_field(&field, message),
+            AdminError::Rejected(detail) => Self::bad_request(detail),
+            AdminError::Forbidden { missing } => Self::escalation(&Escalation { missing }),
+            AdminError::Conflict(detail) => Self::conflict(detail),
+            AdminError::Stale => Self::precondition_failed(),
+            AdminError::Unavailable { retry_after: own } => {
+                Self::unavailable(own.unwrap_or(retry_after))
             }
-            LifecycleError::NoCurrent => {
-                Self::conflict("the client has no current secret to rotate; issue one first")
-            }
-            LifecycleError::SlotEmpty(SlotTarget::Current) => {
-                Self::not_found("the client has no current secret")
-            }
-            LifecycleError::SlotEmpty(SlotTarget::Previous) => {
-                Self::not_found("the client has no previous secret")
-            }
+            AdminError::Internal => Self::internal(),
+        }
+    }
+
+    /// This 400 as the input error a use case reports after finding its
+    /// target ([`auth_service::admin::Parsed`]); [`Self::from_admin`] turns
+    /// it back into the same problem.
+    pub fn into_input_error(self) -> AdminError {
+        match self.field {
+            Some(field) => AdminError::Invalid {
+                message: self
+                    .detail
+                    .strip_prefix(&format!("{field}: "))
+                    .unwrap_or(&self.detail)
+                    .to_owned(),
+                field,
+            },
+            None => AdminError::Rejected(self.detail),
         }
     }
 
@@ -307,6 +325,41 @@ mod tests {
         let other = Problem::from_store(&StoreError::Other("syntax error at SELECT".into()), 2);
         assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!other.detail().contains("SELECT"));
+    }
+
+    #[test]
+    fn input_errors_come_back_as_the_same_problem() {
+        for p in [
+            Problem::bad_field("target", "must be current or previous"),
+            Problem::bad_request("the request body must be a JSON object"),
+        ] {
+            assert_eq!(Problem::from_admin(p.clone().into_input_error(), 1), p);
+        }
+    }
+
+    #[test]
+    fn admin_errors_keep_their_status_and_own_retry_after() {
+        let stale = Problem::from_admin(AdminError::Stale, 5);
+        assert_eq!(stale, Problem::precondition_failed());
+        let r = Problem::from_admin(
+            AdminError::Unavailable {
+                retry_after: Some(1),
+            },
+            5,
+        )
+        .error_response();
+        assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+        let r =
+            Problem::from_admin(AdminError::Unavailable { retry_after: None }, 5).error_response();
+        assert_eq!(r.headers().get("retry-after").unwrap(), "5");
+        let p = Problem::from_admin(
+            AdminError::Forbidden {
+                missing: vec!["users.write".into()],
+            },
+            5,
+        );
+        assert_eq!(p.status(), StatusCode::FORBIDDEN);
+        assert!(p.detail().contains("users.write"));
     }
 
     #[test]

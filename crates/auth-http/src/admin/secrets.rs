@@ -1,44 +1,22 @@
 //! `/clients/{clientId}/secret` (see docs/reference/secret-lifecycle.md, docs/reference/admin-api.md#client-secrets): issue,
 //! rotate, delete and describe a confidential client's two secret slots.
 //!
-//! Every write is a compare-and-swap on the client's `secrets_version`
-//! (`ClientRepository::replace_secrets`), which is also what the strong
-//! `ETag` is made from. With `If-Match`, a version that moved is a 412.
-//! Without it, a lost race re-reads the client and applies the same change
-//! to the new state, so concurrent rotations are serialised: each answers
-//! 200 with a secret that was current when it was committed, and none is
-//! lost (the last two committed remain current and previous).
-//!
-//! A new secret is hashed once per request, before the retry loop, on
-//! actix's blocking pool behind a small semaphore of its own — not on the
-//! verification pool, so that a flood of token requests filling that queue
-//! cannot turn an administrator's rotation into a 503, and a burst of admin
-//! rotations cannot occupy more than two threads with BCrypt.
+//! The strong `ETag` is the use cases' [`SecretsTag`] in quotes; `If-Match`
+//! becomes their [`Precondition`]. The lifecycle itself (compare-and-swap,
+//! retries, hashing) is in [`auth_service::admin`].
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use auth_domain::catalogue::perms;
-use auth_domain::{
-    generate_secret, Client, ClientId, ClientType, Secret, SecretHash, SecretSlots, SlotTarget,
-    StoreError,
-};
+use auth_domain::SlotTarget;
+use auth_service::admin::{Precondition, SecretsTag, WrittenSecret};
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use super::auth::AdminCaller;
-use super::clients::{find_client, path_client_id, unknown_client};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, change_event, no_escalation_for_client, query_params, rfc3339_ms};
+use super::{admin, failed, query_params, rfc3339_ms};
 use crate::state::AppState;
-
-/// BCrypt jobs of the admin API running at once, process-wide.
-static ADMIN_HASHING: Semaphore = Semaphore::const_new(2);
-
-/// Compare-and-swap attempts before a write gives up with 503. Every lost
-/// attempt means another write succeeded, so this is only reached under a
-/// storm of more concurrent writers than it.
-const MAX_ATTEMPTS: usize = 100;
 
 /// `POST /clients/{clientId}/secret`: the one time the plaintext is shown.
 /// `Debug` leaves the plaintext out.
@@ -130,147 +108,40 @@ pub struct SecretMetadata {
     pub rotation_required: bool,
 }
 
-/// The strong entity tag of a client's secret state: its `secrets_version`,
-/// qualified by the client's creation instant so that a client deleted and
-/// created again under the same id never repeats an old tag.
-pub fn etag(client: &Client, version: i64) -> String {
-    format!(
-        "\"v{version}-{}\"",
-        auth_domain::time_util::to_epoch_ms(client.created_at)
-    )
+/// The strong entity tag of a secret state.
+pub fn etag(tag: SecretsTag) -> String {
+    format!("\"{tag}\"")
 }
 
-/// `If-Match` (RFC 9110 §13.1.1): `*` or a list of strong tags; a weak tag
-/// never matches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    Any,
-    Tags(Vec<String>),
-}
-
-impl IfMatch {
-    pub fn from_request(req: &HttpRequest) -> Option<Self> {
-        let mut tags = Vec::new();
-        let mut any = false;
-        for value in req.headers().get_all(header::IF_MATCH) {
-            let Ok(value) = value.to_str() else {
-                tags.push(String::new());
-                continue;
-            };
-            for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                if tag == "*" {
-                    any = true;
-                } else {
-                    tags.push(tag.to_owned());
-                }
+/// `If-Match` (RFC 9110 §13.1.1): `*` or a list of strong tags. A weak tag,
+/// or one this server never made, matches no state.
+pub fn if_match(req: &HttpRequest) -> Option<Precondition> {
+    let mut values = req.headers().get_all(header::IF_MATCH).peekable();
+    values.peek()?;
+    let mut tags = Vec::new();
+    for value in values {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if tag == "*" {
+                return Some(Precondition::Any);
             }
-        }
-        if any {
-            Some(Self::Any)
-        } else if tags.is_empty() && req.headers().get(header::IF_MATCH).is_none() {
-            None
-        } else {
-            Some(Self::Tags(tags))
+            let opaque = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+            tags.extend(opaque.and_then(SecretsTag::parse));
         }
     }
-
-    pub fn matches(&self, current: &str) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Tags(tags) => tags.iter().any(|t| t == current),
-        }
-    }
-}
-
-/// A confidential client, or 404 (unknown) / 400 (public).
-async fn confidential(state: &web::Data<AppState>, id: &ClientId) -> Result<Client, Problem> {
-    let client = find_client(state, id).await?;
-    if client.client_type == ClientType::Public {
-        return Err(Problem::bad_field(
-            "clientId",
-            "is a public client, which has no secrets",
-        ));
-    }
-    Ok(client)
-}
-
-/// A fresh secret and its hash at the configured cost.
-async fn new_secret(state: &web::Data<AppState>) -> Result<(Secret, SecretHash), Problem> {
-    let secret = generate_secret().map_err(|_| {
-        tracing::error!("the OS random number generator failed");
-        Problem::internal()
-    })?;
-    let _permit = ADMIN_HASHING
-        .acquire()
-        .await
-        .map_err(|_| Problem::internal())?;
-    let to_hash = secret.clone();
-    let hash = blocking(state, move |st| {
-        st.hasher.hash(&to_hash).map_err(|e| {
-            tracing::error!(error = %e, "hashing a new client secret failed");
-            Problem::internal()
-        })
-    })
-    .await?;
-    Ok((secret, hash))
-}
-
-/// Applies `change` to the client's slots and stores the result by
-/// compare-and-swap, re-reading and re-applying after a lost race unless
-/// the caller pinned the version with `If-Match` (then: 412). Blocking.
-fn write_slots(
-    st: &AppState,
-    mut client: Client,
-    pinned: bool,
-    change: &dyn Fn(&SecretSlots) -> Result<SecretSlots, Problem>,
-    event: &auth_domain::NewAuditEvent,
-) -> Result<(Client, SecretSlots, i64), Problem> {
-    let retry = st.retry_after_secs();
-    for _ in 0..MAX_ATTEMPTS {
-        let next = change(&client.secrets)?;
-        match st
-            .repos
-            .clients
-            .replace_secrets(&client.id, client.secrets_version, &next, event)
-        {
-            Ok(version) => return Ok((client, next, version)),
-            Err(StoreError::Conflict) if pinned => return Err(Problem::precondition_failed()),
-            Err(StoreError::Conflict) => {
-                client = st
-                    .repos
-                    .clients
-                    .find(&client.id)
-                    .map_err(|e| Problem::from_store(&e, retry))?
-                    .ok_or_else(unknown_client)?;
-            }
-            Err(StoreError::NotFound) => return Err(unknown_client()),
-            Err(e) => return Err(Problem::from_store(&e, retry)),
-        }
-    }
-    tracing::warn!(
-        attempts = MAX_ATTEMPTS,
-        "a secret write lost every compare-and-swap attempt"
-    );
-    Err(Problem::unavailable(1))
+    Some(Precondition::OneOf(tags))
 }
 
 /// `Cache-Control: no-store` (and `Pragma: no-cache`) for responses that
 /// carry a secret, plus the state's ETag.
-fn secret_response(status: StatusCode, tag: &str) -> HttpResponseBuilder {
+fn secret_response(status: StatusCode, tag: SecretsTag) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     b.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
-    b.insert_header((header::ETAG, tag.to_owned()));
+    b.insert_header((header::ETAG, etag(tag)));
     b
-}
-
-fn check_if_match(if_match: Option<&IfMatch>, client: &Client) -> Result<(), Problem> {
-    match if_match {
-        Some(m) if !m.matches(&etag(client, client.secrets_version)) => {
-            Err(Problem::precondition_failed())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Issues a first current secret.
@@ -293,62 +164,18 @@ pub async fn issue(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
-    let id = path_client_id(&path)?;
-    let client = confidential(&state, &id).await?;
-    // Refuse before paying for a hash when the answer is already known.
-    let precheck = async {
-        no_escalation_for_client(&state, &caller, &client).await?;
-        match client.secrets.current {
-            Some(_) => Err(Problem::from_lifecycle(
-                &auth_domain::LifecycleError::CurrentExists,
-            )),
-            None => Ok(()),
-        }
-    }
-    .await;
-    if let Err(p) = precheck {
-        let refused = Err(p);
-        return audited(
-            &state,
-            &caller,
-            "client.secret.issue",
-            "client",
-            id.as_str(),
-            refused,
-        )
-        .await;
-    }
-    let result = match new_secret(&state).await {
-        Ok((secret, hash)) => {
-            let policy = state.config.secret_policy;
-            let event = change_event(&caller, "client.secret.issue", "client", id.as_str());
-            blocking(&state, move |st| {
-                let change = |slots: &SecretSlots| {
-                    slots
-                        .issue(hash.clone(), auth_domain::now_ms(), &policy)
-                        .map_err(|e| Problem::from_lifecycle(&e))
-                };
-                write_slots(st, client, false, &change, &event)
-            })
-            .await
-            .map(|written| (secret, written))
-        }
-        Err(p) => Err(p),
-    };
-    let (secret, (client, slots, version)) = audited(
-        &state,
-        &caller,
-        "client.secret.issue",
-        "client",
-        id.as_str(),
-        result,
-    )
-    .await?;
-    let Some(current) = slots.current else {
-        return Err(Problem::internal());
-    };
+    let WrittenSecret {
+        client,
+        secret,
+        current,
+        tag,
+        ..
+    } = admin(&state)
+        .issue_secret(&super::caller(&caller), &path)
+        .await
+        .map_err(failed(&state))?;
     Ok(
-        secret_response(StatusCode::CREATED, &etag(&client, version)).json(IssuedSecret {
+        secret_response(StatusCode::CREATED, tag).json(IssuedSecret {
             client_id: client.id.to_string(),
             client_secret: secret.expose().to_owned(),
             created_at: rfc3339_ms(current.created_at),
@@ -381,64 +208,24 @@ pub async fn rotate(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
-    let id = path_client_id(&path)?;
-    let client = confidential(&state, &id).await?;
-    let if_match = IfMatch::from_request(&req);
-    // A missing current secret is a 409 whatever If-Match says: the request
-    // would fail without the precondition too (RFC 9110 §13.2.1).
-    let precheck = async {
-        no_escalation_for_client(&state, &caller, &client).await?;
-        if client.secrets.current.is_none() {
-            return Err(Problem::from_lifecycle(
-                &auth_domain::LifecycleError::NoCurrent,
-            ));
-        }
-        check_if_match(if_match.as_ref(), &client)
-    }
-    .await;
-    let result = match precheck {
-        Err(p) => Err(p),
-        Ok(()) => match new_secret(&state).await {
-            Ok((secret, hash)) => {
-                let policy = state.config.secret_policy;
-                let pinned = if_match.is_some();
-                let event = change_event(&caller, "client.secret.rotate", "client", id.as_str());
-                blocking(&state, move |st| {
-                    let change = |slots: &SecretSlots| {
-                        slots
-                            .rotate(hash.clone(), auth_domain::now_ms(), &policy)
-                            .map_err(|e| Problem::from_lifecycle(&e))
-                    };
-                    write_slots(st, client, pinned, &change, &event)
-                })
-                .await
-                .map(|written| (secret, written))
-            }
-            Err(p) => Err(p),
-        },
-    };
-    let (secret, (client, slots, version)) = audited(
-        &state,
-        &caller,
-        "client.secret.rotate",
-        "client",
-        id.as_str(),
-        result,
-    )
-    .await?;
-    let (Some(current), Some(valid_until)) = (slots.current.as_ref(), slots.previous_valid_until())
-    else {
-        return Err(Problem::internal());
-    };
-    Ok(
-        secret_response(StatusCode::OK, &etag(&client, version)).json(RotatedSecret {
-            client_id: client.id.to_string(),
-            client_secret: secret.expose().to_owned(),
-            created_at: rfc3339_ms(current.created_at),
-            expires_at: rfc3339_ms(current.expires_at),
-            previous_secret_valid_until: rfc3339_ms(valid_until),
-        }),
-    )
+    let WrittenSecret {
+        client,
+        secret,
+        current,
+        previous_valid_until,
+        tag,
+    } = admin(&state)
+        .rotate_secret(&super::caller(&caller), &path, if_match(&req).as_ref())
+        .await
+        .map_err(failed(&state))?;
+    let valid_until = previous_valid_until.ok_or_else(Problem::internal)?;
+    Ok(secret_response(StatusCode::OK, tag).json(RotatedSecret {
+        client_id: client.id.to_string(),
+        client_secret: secret.expose().to_owned(),
+        created_at: rfc3339_ms(current.created_at),
+        expires_at: rfc3339_ms(current.expires_at),
+        previous_secret_valid_until: rfc3339_ms(valid_until),
+    }))
 }
 
 /// Empties one slot at once: `?target=previous` cuts the old secret off
@@ -464,58 +251,29 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
-    let id = path_client_id(&path)?;
-    let client = confidential(&state, &id).await?;
-    let params = query_params(&req, &["target"])?;
-    let target = match params.first().map(|(_, v)| v.as_str()) {
-        None => {
-            return Err(Problem::bad_field(
+    // The slot is named after the client is found: an unknown client is a
+    // 404 whatever the query says.
+    let target = query_params(&req, &["target"])
+        .and_then(|params| match params.first().map(|(_, v)| v.as_str()) {
+            None => Err(Problem::bad_field(
                 "target",
                 "is required: current or previous",
-            ))
-        }
-        Some(t) => SlotTarget::parse(t)
-            .ok_or_else(|| Problem::bad_field("target", "must be current or previous"))?,
-    };
-    let if_match = IfMatch::from_request(&req);
-    // An empty slot is a 404 and so comes before a 412: deleting it would
-    // fail without the precondition too (RFC 9110 §13.2.1).
-    let precheck = async {
-        no_escalation_for_client(&state, &caller, &client).await?;
-        client
-            .secrets
-            .delete(target)
-            .map_err(|e| Problem::from_lifecycle(&e))?;
-        check_if_match(if_match.as_ref(), &client)
-    }
-    .await;
-    let result = match precheck {
-        Err(p) => Err(p),
-        Ok(()) => {
-            let pinned = if_match.is_some();
-            let event = change_event(&caller, "client.secret.delete", "client", id.as_str());
-            blocking(&state, move |st| {
-                let change = |slots: &SecretSlots| {
-                    slots
-                        .delete(target)
-                        .map_err(|e| Problem::from_lifecycle(&e))
-                };
-                write_slots(st, client, pinned, &change, &event)
-            })
-            .await
-        }
-    };
-    let (client, _, version) = audited(
-        &state,
-        &caller,
-        "client.secret.delete",
-        "client",
-        id.as_str(),
-        result,
-    )
-    .await?;
+            )),
+            Some(t) => SlotTarget::parse(t)
+                .ok_or_else(|| Problem::bad_field("target", "must be current or previous")),
+        })
+        .map_err(Problem::into_input_error);
+    let tag = admin(&state)
+        .delete_secret(
+            &super::caller(&caller),
+            &path,
+            target,
+            if_match(&req).as_ref(),
+        )
+        .await
+        .map_err(failed(&state))?;
     Ok(HttpResponse::NoContent()
-        .insert_header((header::ETAG, etag(&client, version)))
+        .insert_header((header::ETAG, etag(tag)))
         .finish())
 }
 
@@ -537,10 +295,11 @@ pub async fn metadata(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::CLIENT_WRITE)?;
-    let id = path_client_id(&path)?;
-    let client = confidential(&state, &id).await?;
-    let now = auth_domain::now_ms();
-    let status = client.secrets.status(now, &state.config.secret_policy);
+    let state_now = admin(&state)
+        .secret_state(&super::caller(&caller), &path)
+        .await
+        .map_err(failed(&state))?;
+    let (client, status, now) = (&state_now.client, &state_now.status, state_now.at);
     let body = SecretMetadata {
         client_id: client.id.to_string(),
         current: client.secrets.current.as_ref().map(|c| CurrentSecretView {
@@ -560,7 +319,7 @@ pub async fn metadata(
         rotation_required: status.rotation_required,
     };
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(&client, client.secrets_version)))
+        .insert_header((header::ETAG, etag(state_now.tag)))
         .json(body))
 }
 
@@ -601,27 +360,27 @@ mod tests {
 
     #[test]
     fn if_match_accepts_star_and_lists_and_never_weak_tags() {
+        let with = |v: &str| {
+            if_match(
+                &TestRequest::default()
+                    .insert_header(("If-Match", v))
+                    .to_http_request(),
+            )
+        };
+        let tag = |version| SecretsTag {
+            version,
+            created_at_ms: 0,
+        };
+        assert_eq!(if_match(&TestRequest::default().to_http_request()), None);
+        assert_eq!(with("*"), Some(Precondition::Any));
+        assert_eq!(with("\"v1-0\", *"), Some(Precondition::Any));
         assert_eq!(
-            IfMatch::from_request(&TestRequest::default().to_http_request()),
-            None
+            with("\"v0-0\", \"v1-0\""),
+            Some(Precondition::OneOf(vec![tag(0), tag(1)]))
         );
-        let r = TestRequest::default()
-            .insert_header(("If-Match", "*"))
-            .to_http_request();
-        assert!(IfMatch::from_request(&r).unwrap().matches("\"v1-0\""));
-        let r = TestRequest::default()
-            .insert_header(("If-Match", "\"v0-0\", \"v1-0\""))
-            .to_http_request();
-        let m = IfMatch::from_request(&r).unwrap();
-        assert!(m.matches("\"v1-0\""));
-        assert!(!m.matches("\"v2-0\""));
-        let r = TestRequest::default()
-            .insert_header(("If-Match", "W/\"v1-0\""))
-            .to_http_request();
-        assert!(!IfMatch::from_request(&r).unwrap().matches("\"v1-0\""));
-        let r = TestRequest::default()
-            .insert_header(("If-Match", ""))
-            .to_http_request();
-        assert!(!IfMatch::from_request(&r).unwrap().matches("\"v1-0\""));
+        assert_eq!(etag(tag(1)), "\"v1-0\"");
+        for never in ["W/\"v1-0\"", "", "v1-0", "\"v01-0\""] {
+            assert_eq!(with(never), Some(Precondition::OneOf(vec![])), "{never}");
+        }
     }
 }

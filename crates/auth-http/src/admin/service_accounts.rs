@@ -6,14 +6,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use auth_domain::catalogue::perms;
-use auth_domain::{CatalogueError, ClientType, LinkedServiceAccount, ServiceAccount, StoreError};
+use auth_domain::{LinkedServiceAccount, ServiceAccountId};
+use auth_service::admin::AccountInput;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
-use super::clients::{find_client, path_client_id};
 use super::problem::{Problem, ProblemDetails};
-use super::{audited, blocking, change_event, json_object, member, no_escalation, read_body};
+use super::{admin, failed, json_object, member, read_body};
 use crate::state::AppState;
 
 /// A service account as the admin API shows it.
@@ -85,24 +85,16 @@ const PUT_FIELDS: [&str; 7] = [
 ];
 
 impl ServiceAccountPut {
-    pub fn parse(body: &[u8]) -> Result<Self, Problem> {
+    /// The body of `PUT /service-accounts/{id}`, each member of the right
+    /// JSON type (the use case checks the values).
+    pub fn parse(body: &[u8]) -> Result<AccountInput, Problem> {
         let map = json_object(body, &PUT_FIELDS)?;
-        let text = |name: &str| -> Result<Option<String>, Problem> {
-            let v = member::<String>(&map, name, "a string")?.into_option();
-            if v.as_deref()
-                .is_some_and(|s| s.chars().any(char::is_control))
-            {
-                return Err(Problem::bad_field(
-                    name,
-                    "must not contain control characters",
-                ));
-            }
-            Ok(v)
-        };
-        let names = |name: &str| -> Result<Option<Vec<String>>, Problem> {
+        let text =
+            |name: &str| member::<String>(&map, name, "a string").map(super::Member::into_option);
+        let names = |name: &str| {
             member::<Vec<String>>(&map, name, "an array of names").map(super::Member::into_option)
         };
-        Ok(Self {
+        Ok(AccountInput {
             name: text("name")?,
             description: text("description")?,
             active: member::<bool>(&map, "active", "true or false")?.into_option(),
@@ -113,71 +105,6 @@ impl ServiceAccountPut {
                 .into_option(),
         })
     }
-
-    pub fn into_account(self, id: &str) -> ServiceAccount {
-        let defaults = ServiceAccount::new(id);
-        ServiceAccount {
-            id: defaults.id,
-            name: self.name.unwrap_or(defaults.name),
-            description: self.description.unwrap_or(defaults.description),
-            active: self.active.unwrap_or(defaults.active),
-            roles: dedup(self.roles.unwrap_or_default()),
-            permissions: dedup(self.permissions.unwrap_or_default()),
-            groups: dedup(self.groups.unwrap_or_default()),
-            attributes: self.attributes.unwrap_or(defaults.attributes),
-        }
-    }
-}
-
-/// Names in the order given, each once.
-fn dedup(names: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(names.len());
-    for n in names {
-        if !out.contains(&n) {
-            out.push(n);
-        }
-    }
-    out
-}
-
-/// An account id from a path, for creation: 1–255 printable ASCII
-/// characters, like a client id.
-fn new_account_id(raw: &str) -> Result<String, Problem> {
-    auth_domain::ClientId::parse(raw)
-        .map(auth_domain::ClientId::into_string)
-        .map_err(|e| Problem::bad_field("id", e))
-}
-
-fn unknown_account() -> Problem {
-    Problem::not_found("no service account has this id")
-}
-
-/// The 400 for names the catalogue does not know, naming every one.
-fn unresolved_problem(errors: &[CatalogueError]) -> Problem {
-    let field = match errors.first() {
-        Some(CatalogueError::UnknownRole(_)) => "roles",
-        Some(CatalogueError::UnknownPermission(_)) => "permissions",
-        _ => "groups",
-    };
-    let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    Problem::bad_field(
-        field,
-        format!("not in the catalogue: {}", listed.join(", ")),
-    )
-}
-
-async fn find_account(
-    state: &web::Data<AppState>,
-    id: String,
-) -> Result<LinkedServiceAccount, Problem> {
-    blocking(state, move |st| {
-        st.repos
-            .accounts
-            .find(&id)
-            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))
-    })
-    .await?
-    .ok_or_else(unknown_account)
 }
 
 /// Every service account, sorted by id.
@@ -193,16 +120,11 @@ pub async fn list(
     caller: AdminCaller,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_READ)?;
-    let accounts = blocking(&state, |st| {
-        st.repos
-            .accounts
-            .list()
-            .map_err(|e| Problem::from_store(&e, st.retry_after_secs()))
-    })
-    .await?;
-    let mut views: Vec<ServiceAccountView> =
-        accounts.iter().map(ServiceAccountView::from).collect();
-    views.sort_by(|a, b| a.id.cmp(&b.id));
+    let accounts = admin(&state)
+        .list_accounts(&super::caller(&caller))
+        .await
+        .map_err(failed(&state))?;
+    let views: Vec<ServiceAccountView> = accounts.iter().map(ServiceAccountView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -222,7 +144,10 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_READ)?;
-    let account = find_account(&state, path.into_inner()).await?;
+    let account = admin(&state)
+        .account(&super::caller(&caller), &path)
+        .await
+        .map_err(failed(&state))?;
     Ok(HttpResponse::Ok().json(ServiceAccountView::from(&account)))
 }
 
@@ -249,54 +174,12 @@ pub async fn put(
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
     let body = read_body(&req, payload, &["application/json"]).await?;
-    let id = new_account_id(&path)?;
-    let account = ServiceAccountPut::parse(&body)?.into_account(&id);
-    let who = caller.clone();
-    let result = blocking(&state, move |st| {
-        let retry = st.retry_after_secs();
-        let catalogue = st
-            .repos
-            .catalogue
-            .load()
-            .map_err(|e| Problem::from_store(&e, retry))?;
-        let unresolved = catalogue.unresolved(&account);
-        if !unresolved.is_empty() {
-            return Err(unresolved_problem(&unresolved));
-        }
-        let before = st
-            .repos
-            .accounts
-            .find_account(&account.id)
-            .map_err(|e| Problem::from_store(&e, retry))?;
-        let mut affected = vec![&account];
-        affected.extend(before.as_ref());
-        no_escalation(st, &who, &affected)?;
-        let created = st
-            .repos
-            .accounts
-            .upsert(&account, &|created| {
-                let action = if created {
-                    "service_account.create"
-                } else {
-                    "service_account.update"
-                };
-                change_event(&who, action, "service_account", &account.id)
-            })
-            .map_err(|e| Problem::from_store(&e, retry))?;
-        let stored = st
-            .repos
-            .accounts
-            .find(&account.id)
-            .map_err(|e| Problem::from_store(&e, retry))?;
-        stored.map(|s| (created, s)).ok_or_else(unknown_account)
-    })
-    .await;
-    let action = match &result {
-        Ok((true, _)) => "service_account.create",
-        _ => "service_account.update",
-    };
-    let (created, stored) =
-        audited(&state, &caller, action, "service_account", &id, result).await?;
+    let id = ServiceAccountId::parse(&path).map_err(|e| Problem::bad_field("id", e))?;
+    let input = ServiceAccountPut::parse(&body)?;
+    let (created, stored) = admin(&state)
+        .put_account(&super::caller(&caller), &id, input)
+        .await
+        .map_err(failed(&state))?;
     let mut b = if created {
         HttpResponse::Created()
     } else {
@@ -321,31 +204,10 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
-    let id = path.into_inner();
-    let existing = find_account(&state, id.clone()).await?;
-    let target = id.clone();
-    let who = caller.clone();
-    let result = blocking(&state, move |st| {
-        no_escalation(st, &who, &[&existing.account])?;
-        let event = change_event(&who, "service_account.delete", "service_account", &target);
-        st.repos
-            .accounts
-            .delete(&target, &event)
-            .map_err(|e| match e {
-                StoreError::NotFound => unknown_account(),
-                other => Problem::from_store(&other, st.retry_after_secs()),
-            })
-    })
-    .await;
-    audited(
-        &state,
-        &caller,
-        "service_account.delete",
-        "service_account",
-        &id,
-        result,
-    )
-    .await?;
+    admin(&state)
+        .delete_account(&super::caller(&caller), &path)
+        .await
+        .map_err(failed(&state))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -368,40 +230,11 @@ pub async fn link(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
-    let (account_id, raw_client) = path.into_inner();
-    let linked = find_account(&state, account_id.clone()).await?;
-    let client_id = path_client_id(&raw_client)?;
-    let client = find_client(&state, &client_id).await?;
-    if client.client_type == ClientType::Public {
-        return Err(Problem::bad_field(
-            "clientId",
-            "is a public client, which cannot be linked to a service account",
-        ));
-    }
-    let target = client_id.clone();
-    let who = caller.clone();
-    let result = blocking(&state, move |st| {
-        // The client will carry the account's permissions in its tokens.
-        no_escalation(st, &who, &[&linked.account])?;
-        let event = change_event(&who, "service_account.link", "client", target.as_str());
-        st.repos.accounts.link(&account_id, &target, &event).map_err(|e| match e {
-            StoreError::NotFound => Problem::not_found("the service account or the client no longer exists"),
-            StoreError::LinkConflict { account_id: other, .. } => {
-                Problem::conflict(format!("the client is linked to another service account ({other:?}); unlink it there first"))
-            }
-            other => Problem::from_store(&other, st.retry_after_secs()),
-        })
-    })
-    .await;
-    audited(
-        &state,
-        &caller,
-        "service_account.link",
-        "client",
-        client_id.as_str(),
-        result,
-    )
-    .await?;
+    let (account_id, client_id) = path.into_inner();
+    admin(&state)
+        .link(&super::caller(&caller), &account_id, &client_id)
+        .await
+        .map_err(failed(&state))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -422,39 +255,11 @@ pub async fn unlink(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
     caller.require(perms::USERS_WRITE)?;
-    let (account_id, raw_client) = path.into_inner();
-    let linked = find_account(&state, account_id.clone()).await?;
-    let client_id = path_client_id(&raw_client)?;
-    let target = client_id.clone();
-    let who = caller.clone();
-    let result = blocking(&state, move |st| {
-        // Taking the account's permissions away from the client's holder
-        // is a change to who has them, as much as granting them.
-        no_escalation(st, &who, &[&linked.account])?;
-        st.repos
-            .accounts
-            .unlink(
-                &account_id,
-                &target,
-                &change_event(&who, "service_account.unlink", "client", target.as_str()),
-            )
-            .map_err(|e| match e {
-                StoreError::NotFound => {
-                    Problem::not_found("the client is not linked to this service account")
-                }
-                other => Problem::from_store(&other, st.retry_after_secs()),
-            })
-    })
-    .await;
-    audited(
-        &state,
-        &caller,
-        "service_account.unlink",
-        "client",
-        client_id.as_str(),
-        result,
-    )
-    .await?;
+    let (account_id, client_id) = path.into_inner();
+    admin(&state)
+        .unlink(&super::caller(&caller), &account_id, &client_id)
+        .await
+        .map_err(failed(&state))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -463,18 +268,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn put_applies_section_2_2_defaults() {
-        let a = ServiceAccountPut::parse(b"{}")
-            .unwrap()
-            .into_account("svc-x");
-        assert_eq!(a, ServiceAccount::new("svc-x"));
-        let a =
+    fn put_reads_absent_and_null_as_defaults() {
+        assert_eq!(
+            ServiceAccountPut::parse(b"{}").unwrap(),
+            AccountInput::default()
+        );
+        let input =
             ServiceAccountPut::parse(br#"{"name":null,"active":false,"roles":["USER","USER"]}"#)
-                .unwrap()
-                .into_account("s");
-        assert_eq!(a.name, "s");
-        assert!(!a.active);
-        assert_eq!(a.roles, vec!["USER"]);
+                .unwrap();
+        assert_eq!(input.name, None);
+        assert_eq!(input.active, Some(false));
+        assert_eq!(input.roles, Some(vec!["USER".into(), "USER".into()]));
     }
 
     #[test]
@@ -491,15 +295,5 @@ mod tests {
                 Some(field)
             );
         }
-    }
-
-    #[test]
-    fn unresolved_names_are_all_listed() {
-        let p = unresolved_problem(&[
-            CatalogueError::UnknownRole("NOPE".into()),
-            CatalogueError::UnknownGroup("g".into()),
-        ]);
-        assert_eq!(p.field(), Some("roles"));
-        assert!(p.detail().contains("NOPE") && p.detail().contains("\"g\""));
     }
 }

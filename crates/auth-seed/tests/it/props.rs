@@ -90,7 +90,8 @@ proptest! {
     #[test]
     fn a_valid_client_entry_round_trips(
         id in "[!-~]{1,40}",
-        name in proptest::option::of("[ -~]{0,30}"),
+        // A written name must not be blank (the rule the admin API applies).
+        name in proptest::option::of("[!-~][ -~]{0,29}"),
         var in "[A-Z][A-Z0-9_]{0,20}",
         post in proptest::option::of(any::<bool>()),
         ttl in proptest::option::of(1u32..=1440),
@@ -157,7 +158,8 @@ proptest! {
     #[test]
     fn a_valid_service_account_entry_round_trips(
         id in "[!-~][ -~]{0,40}",
-        name in proptest::option::of("[ -~]{0,30}"),
+        // A written name must not be blank (the rule the admin API applies).
+        name in proptest::option::of("[!-~][ -~]{0,29}"),
         description in proptest::option::of("[ -~]{0,30}"),
         active in proptest::option::of(any::<bool>()),
         client_id in proptest::option::of("[!-~]{1,20}"),
