@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpMessage as _, HttpResponse, HttpServer};
 use utoipa::OpenApi;
 
 use crate::admin::BearerSecurity;
-use crate::proxy::EffectiveRequest;
+use crate::proxy::{EffectiveRequest, ResolveEffectiveRequest};
 use crate::state::AppState;
 use crate::{admin, discovery, introspect, metrics, ops, token};
 
@@ -484,12 +484,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
         let split = web::Data::new(AdminListener(admin_addr));
-        let forwarding = web::Data::new(state.config.forwarding());
+        let forwarding = state.config.forwarding();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(forwarding.clone())
                 .app_data(split.clone())
                 .configure(configure)
                 // Innermost: the access log and metrics see its 404s as
@@ -498,7 +497,7 @@ impl Application {
                 .wrap(from_fn(access_log))
                 // Registered last so it runs first: everything after it,
                 // the access log included, sees the effective request.
-                .wrap(from_fn(crate::proxy::middleware))
+                .wrap(ResolveEffectiveRequest::new(forwarding.clone()))
         })
         .shutdown_timeout(30)
         .listen(listener)?;

@@ -233,7 +233,7 @@ pub async fn parse_client_request(
     payload: web::Payload,
     required: &[&str],
 ) -> Result<ClientRequest, OAuthError> {
-    let eff = effective(req);
+    let eff = effective(req)?;
     require_https(state, &eff)?;
     let body = read_form_body(req, payload).await?;
     let form = parse_form(&body)?;

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod client_auth;
 pub mod discovery;
+pub mod forwarded;
 pub mod in_flight;
 pub mod introspect;
 pub mod metrics;
