@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod app;
+mod body;
 pub mod client_auth;
 pub mod discovery;
 pub mod forwarded;
