@@ -646,7 +646,7 @@ fn split_unquoted(text: &str, sep: u8) -> Option<Vec<&str>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
@@ -659,7 +659,7 @@ mod tests {
 
     /// Loopback and the private ranges, as for an ingress on the cluster
     /// network, with the header family `family`.
-    fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
+    pub(crate) fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
         Forwarding::new(
             TrustedProxies::parse(
                 "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7",

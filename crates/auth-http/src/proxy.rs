@@ -182,20 +182,9 @@ fn canonicalise_headers(headers: &mut HeaderMap, effective: &EffectiveRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forwarded::tests::behind_ingress;
     use actix_web::{test as actix_test, web, App, HttpResponse};
     use std::net::SocketAddr;
-
-    /// Loopback and the private ranges, as for an ingress on the cluster
-    /// network, with the header family `family`.
-    fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
-        Forwarding::new(
-            TrustedProxies::parse(
-                "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7",
-            )
-            .unwrap(),
-            family,
-        )
-    }
 
     async fn echo(req: HttpRequest, from_extractor: EffectiveRequest) -> HttpResponse {
         let e = effective(&req).unwrap();

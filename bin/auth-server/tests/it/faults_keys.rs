@@ -214,14 +214,7 @@ async fn keys_rotate_under_load_never_fails_a_token_at_any_replica() {
         for t in &old_tokens {
             assert!(active_at(&http, b, t).await, "replica {i}: an old token");
         }
-        let jwks: Value = http
-            .get(format!("{b}/oauth2/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = get_json(&http, &format!("{b}/oauth2/jwks")).await;
         let kids: Vec<&str> = jwks["keys"]
             .as_array()
             .unwrap()

@@ -13,11 +13,7 @@ use crate::common::*;
 async fn token_status(s: &TestServer, secret: &str) -> (u16, serde_json::Value) {
     let r = s
         .post("/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", secret),
-        ])
+        .form(&client_secret_post("my-service", secret))
         .send()
         .await
         .unwrap();
@@ -171,11 +167,7 @@ async fn replicas_on(backend: Backend, count: usize) {
         let r = http
             .post(format!("http://127.0.0.1:{p}/oauth2/token"))
             .header("X-Forwarded-Proto", "https")
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-            ])
+            .form(&client_secret_post("my-service", SVC_SECRET))
             .send()
             .await
             .unwrap();
