@@ -444,6 +444,28 @@ pub async fn post_token(
     request_token(http, base, id, secret, Creds::Post).await
 }
 
+/// Whether introspection at `base` (by `basic-client`) calls `token`
+/// active; an inactive answer must be exactly `{"active": false}`.
+pub async fn active_at(http: &reqwest::Client, base: &str, token: &str) -> bool {
+    let r = http
+        .post(format!("{base}/oauth2/introspect"))
+        .header("X-Forwarded-Proto", "https")
+        .header(
+            "Authorization",
+            basic_authorization("basic-client", BASIC_SECRET),
+        )
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    if body["active"] == false {
+        assert_eq!(body, serde_json::json!({"active": false}));
+    }
+    body["active"] == true
+}
+
 /// Introspection of `token` by `my-service` (client_secret_post): the
 /// response, for the caller to check status and headers.
 pub async fn introspect_as_service(s: &TestServer, token: &str) -> reqwest::Response {

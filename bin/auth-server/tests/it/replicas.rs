@@ -68,16 +68,7 @@ async fn a_restart_keeps_existing_clients_and_updates_service_accounts() {
         assert_eq!(c["roles"], serde_json::json!(["USER"]));
         assert_eq!(c["permissions"], serde_json::json!(["users.read"]));
         // A token issued before the restart is still valid after it.
-        let r = second
-            .post("/oauth2/introspect")
-            .form(&[
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-                ("token", old_token.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = introspect_as_service(&second, &old_token).await;
         assert_eq!(r.json::<serde_json::Value>().await.unwrap()["active"], true);
         second.stop().await;
         drop(db);
