@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use auth_domain::ClientId;
 use serde_json::Value;
 
+use reqwest::Method;
+
+use crate::admin_support::{admin, send};
 use crate::common::*;
 
 #[derive(Debug, Clone)]
@@ -110,17 +113,14 @@ async fn sixteen_concurrent_rotations_on_sqlite_all_succeed_and_none_is_lost() {
     assert!(working.iter().any(|r| r.created_at == newest));
     assert!(!authenticates_at(&s.http, &s.base, "my-service", SVC_SECRET, Creds::Post).await);
     // Every rotation is in the audit log as a success.
-    let events: Value = s
-        .http
-        .get(s.url("/audit-events?clientId=my-service"))
-        .header("X-Forwarded-Proto", "https")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = send(admin(
+        &s,
+        Method::GET,
+        "/audit-events?clientId=my-service",
+        &token,
+    ))
+    .await
+    .body;
     let rotations = events
         .as_array()
         .unwrap()

@@ -11,6 +11,9 @@ use auth_domain::{
 };
 use serde_json::Value;
 
+use reqwest::Method;
+
+use crate::admin_support::{admin, send};
 use crate::common::*;
 
 async fn introspect(s: &TestServer, token: &str) -> Value {
@@ -254,18 +257,10 @@ async fn keys_rotate_keeps_old_tokens_valid_and_new_tokens_carry_the_new_kid() {
         "{kids:?}"
     );
     // The rotation is in the audit log.
-    let admin = s.token("admin-cli", ADMIN_SECRET, Creds::Basic).await;
-    let events: Value = s
-        .http
-        .get(s.url("/audit-events"))
-        .header("X-Forwarded-Proto", "https")
-        .bearer_auth(&admin)
-        .send()
+    let admin_token = s.token("admin-cli", ADMIN_SECRET, Creds::Basic).await;
+    let events = send(admin(&s, Method::GET, "/audit-events", &admin_token))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert!(
         events
             .as_array()
