@@ -17,7 +17,6 @@
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Service;
-use actix_web::middleware::from_fn;
 use actix_web::{test, web, App};
 use auth_bench::{token_form, HandlerSetup, StartedState, CLIENT_ID, LINKED_CLIENT_ID};
 use auth_token::SigningAlg;
@@ -35,9 +34,10 @@ fn bench_handler(
     let app = runner.block_on(test::init_service(
         App::new()
             .app_data(state.clone())
-            .app_data(web::Data::new(state.config.forwarding()))
             .configure(auth_http::app::configure)
-            .wrap(from_fn(auth_http::proxy::middleware)),
+            .wrap(auth_http::proxy::ResolveEffectiveRequest::new(
+                state.config.forwarding(),
+            )),
     ));
     let body = token_form(client_id);
     let request = || {

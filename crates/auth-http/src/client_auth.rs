@@ -12,8 +12,8 @@ use actix_web::HttpRequest;
 use auth_domain::{ClientAuthMethod, Secret};
 use auth_service::Credentials;
 use base64::Engine as _;
-use futures_util::StreamExt as _;
 
+use crate::body::{self, BodyError};
 use crate::oauth_error::OAuthError;
 use crate::proxy::{effective, EffectiveRequest};
 use crate::state::AppState;
@@ -35,42 +35,22 @@ pub fn require_https(state: &AppState, eff: &EffectiveRequest) -> Result<(), OAu
 }
 
 /// Method, content type and size.
-pub async fn read_form_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<Bytes, OAuthError> {
+pub async fn read_form_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, OAuthError> {
     if req.method() != Method::POST {
         return Err(OAuthError::InvalidRequest("the method must be POST".into()));
     }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(OAuthError::InvalidRequest(
-            "the content type must be application/x-www-form-urlencoded".into(),
-        ));
-    }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_FORM_BYTES as u64) {
-        return Err(OAuthError::PayloadTooLarge);
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| OAuthError::InvalidRequest("the request body could not be read".into()))?;
-        if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(OAuthError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    let form = ["application/x-www-form-urlencoded"];
+    body::read_bounded(req, payload, &form, MAX_FORM_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::UnsupportedMediaType => OAuthError::InvalidRequest(
+                "the content type must be application/x-www-form-urlencoded".into(),
+            ),
+            BodyError::TooLarge => OAuthError::PayloadTooLarge,
+            BodyError::Unreadable => {
+                OAuthError::InvalidRequest("the request body could not be read".into())
+            }
+        })
 }
 
 /// Parses `application/x-www-form-urlencoded`; a parameter given twice is an
@@ -224,7 +204,7 @@ pub async fn parse_client_request(
     payload: web::Payload,
     required: &[&str],
 ) -> Result<ClientRequest, OAuthError> {
-    let eff = effective(req);
+    let eff = effective(req)?;
     require_https(state, &eff)?;
     let body = read_form_body(req, payload).await?;
     let form = parse_form(&body)?;

@@ -2,10 +2,10 @@
 //! JWKS (see docs/reference/endpoints.md). Served over plain HTTP too (see docs/reference/proxy.md).
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::proxy::{effective, EffectiveRequest};
+use crate::proxy::EffectiveRequest;
 use crate::state::AppState;
 
 /// `APP_ISSUER`, else `{scheme}://{host}` of the effective request.
@@ -16,8 +16,8 @@ pub fn issuer_for(state: &AppState, eff: &EffectiveRequest) -> String {
     }
 }
 
-fn metadata(state: &AppState, req: &HttpRequest) -> serde_json::Value {
-    let issuer = issuer_for(state, &effective(req));
+fn metadata(state: &AppState, eff: &EffectiveRequest) -> serde_json::Value {
+    let issuer = issuer_for(state, eff);
     json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth2/token"),
@@ -37,15 +37,18 @@ fn metadata(state: &AppState, req: &HttpRequest) -> serde_json::Value {
 /// RFC 8414 authorization server metadata.
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
     responses((status = 200, description = "RFC 8414 metadata", content_type = "application/json")))]
-pub async fn oauth_metadata(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    HttpResponse::Ok().json(metadata(&state, &req))
+pub async fn oauth_metadata(state: web::Data<AppState>, eff: EffectiveRequest) -> HttpResponse {
+    HttpResponse::Ok().json(metadata(&state, &eff))
 }
 
 /// The same metadata at the OpenID Connect discovery location.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
     responses((status = 200, description = "Discovery metadata", content_type = "application/json")))]
-pub async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    HttpResponse::Ok().json(metadata(&state, &req))
+pub async fn openid_configuration(
+    state: web::Data<AppState>,
+    eff: EffectiveRequest,
+) -> HttpResponse {
+    HttpResponse::Ok().json(metadata(&state, &eff))
 }
 
 /// The public signing keys: the active one and retired ones still needed.

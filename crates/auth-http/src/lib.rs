@@ -6,12 +6,14 @@
 
 pub mod admin;
 pub mod app;
+mod body;
 pub mod client_auth;
-pub mod discovery;
+pub(crate) mod discovery;
+pub mod forwarded;
 pub mod introspect;
 pub mod metrics;
-pub mod oauth_error;
-pub mod ops;
+pub(crate) mod oauth_error;
+pub(crate) mod ops;
 pub mod proxy;
 pub mod state;
 pub mod token;

@@ -27,6 +27,9 @@ pub enum OAuthError {
     SlowDown { retry_after: u64 },
     /// RFC 6749 §4.1.2.1 `temporarily_unavailable`, with the seconds to wait.
     TemporarilyUnavailable { retry_after: u64 },
+    /// RFC 6749 §4.1.2.1 `server_error`, 500: the server is wired wrong
+    /// (no forwarded-header middleware); never the caller's fault.
+    ServerError,
 }
 
 #[derive(Serialize)]
@@ -77,6 +80,7 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::SlowDown { .. } => "slow_down",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
+            Self::ServerError => "server_error",
         }
     }
 
@@ -90,6 +94,7 @@ impl OAuthError {
             Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             Self::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TemporarilyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -105,6 +110,7 @@ impl OAuthError {
             Self::TemporarilyUnavailable { .. } => {
                 "the server cannot handle the request now; retry later".into()
             }
+            Self::ServerError => "the request failed on the server".into(),
         }
     }
 
@@ -127,6 +133,12 @@ impl OAuthError {
             error: self.code(),
             error_description: self.description(),
         })
+    }
+}
+
+impl From<crate::proxy::MiddlewareMissing> for OAuthError {
+    fn from(_: crate::proxy::MiddlewareMissing) -> Self {
+        Self::ServerError
     }
 }
 

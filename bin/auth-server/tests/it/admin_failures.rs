@@ -196,15 +196,7 @@ async fn a_failed_write_is_a_5xx_and_hands_out_no_secret() {
 async fn the_openapi_document_describes_the_admin_api() {
     let s = spawn(Backend::Sqlite, Spawn::default()).await;
     // Served over plain HTTP too (see docs/reference/proxy.md).
-    let doc: serde_json::Value = s
-        .http
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = s.get_json("/openapi.json").await;
     let scheme = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(scheme["type"], "http");
     assert_eq!(scheme["scheme"], "bearer");

@@ -45,10 +45,7 @@ async fn an_admin_session_logs_no_secret_and_no_token() {
     let dir = tempfile::tempdir().unwrap();
     let mut env: BTreeMap<String, String> = write_seeds(dir.path(), CLIENTS_YAML, ACCOUNTS_YAML);
     env.extend(seed_env());
-    env.insert(
-        "APP_DATABASE_URL".into(),
-        format!("sqlite://{}", dir.path().join("auth.db").display()),
-    );
+    env.insert("APP_DATABASE_URL".into(), sqlite_url(dir.path()));
     env.insert("APP_BCRYPT_COST".into(), "4".into());
     env.insert("APP_LOG_FORMAT".into(), "json".into());
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -2,50 +2,37 @@
 //! endpoint, bearer requests over "HTTPS" (as a mesh sidecar forwards them),
 //! and checks of the problem+json error format.
 
-use base64::Engine as _;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::common::*;
 
+fn creds(post: bool) -> Creds {
+    if post {
+        Creds::Post
+    } else {
+        Creds::Basic
+    }
+}
+
 /// A token request with client_secret_basic (or, when `post`, the body).
 pub async fn token_request(s: &TestServer, id: &str, secret: &str, post: bool) -> (u16, Value) {
-    let req = s.post("/oauth2/token");
-    let req = if post {
-        req.form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-    } else {
-        req.header("Authorization", basic(id, secret))
-            .form(&[("grant_type", "client_credentials")])
-    };
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    request_token(&s.http, &s.base, id, secret, creds(post)).await
 }
 
 /// Whether `secret` authenticates `id` (client_secret_basic) right now.
 pub async fn authenticates(s: &TestServer, id: &str, secret: &str) -> bool {
-    let (status, body) = token_request(s, id, secret, false).await;
-    assert!(
-        status == 200 || status == 401,
-        "unexpected {status}: {body}"
-    );
-    status == 200
+    authenticates_at(&s.http, &s.base, id, secret, Creds::Basic).await
 }
 
 pub async fn mint(s: &TestServer, id: &str, secret: &str, post: bool) -> String {
-    let (status, body) = token_request(s, id, secret, post).await;
-    assert_eq!(status, 200, "minting a token for {id}: {body}");
-    body["access_token"].as_str().unwrap().to_owned()
+    issue_token(&s.http, &s.base, id, secret, creds(post)).await
 }
 
 /// `admin-cli`: ADMIN_SYSTEM, so all four admin permissions.
 pub async fn admin_token(s: &TestServer) -> String {
-    mint(s, "admin-cli", ADMIN_SECRET, false).await
+    issue_admin_token(&s.http, &s.base).await
 }
 
 /// `basic-client`: no service account, so no permissions claim at all.
@@ -179,31 +166,12 @@ pub async fn sleep_until(t: time::OffsetDateTime) {
 
 /// The claims of a JWT, unverified.
 pub fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
+    jwt_part(token, 1)
 }
 
 pub use crate::common::basic_authorization as basic;
 
-/// Whether introspection (by `basic-client`) calls `token` active; an
-/// inactive answer must be exactly `{"active": false}`.
+/// Whether introspection (by `basic-client`) calls `token` active.
 pub async fn active(s: &TestServer, token: &str) -> bool {
-    let r = s
-        .post("/oauth2/introspect")
-        .header("Authorization", basic("basic-client", BASIC_SECRET))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    if body["active"] == false {
-        assert_eq!(body, serde_json::json!({"active": false}));
-    }
-    body["active"] == true
+    active_at(&s.http, &s.base, token).await
 }

@@ -42,7 +42,7 @@ pub fn fresh_database(backend: Backend) -> Database {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+            let url = sqlite_url(dir.path());
             Database {
                 url,
                 _guard: Box::new(dir),
@@ -164,6 +164,22 @@ impl TestServer {
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
+    }
+
+    /// The access token this server issues to `id`; fails the test when it
+    /// issues none.
+    pub async fn token(&self, id: &str, secret: &str, creds: Creds) -> String {
+        issue_token(&self.http, &self.base, id, secret, creds).await
+    }
+
+    /// The JWKS this server publishes.
+    pub async fn jwks<T: serde::de::DeserializeOwned>(&self) -> T {
+        self.get_json("/oauth2/jwks").await
+    }
+
+    /// `GET {path}` (without forwarding headers) decoded as JSON.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        get_json(&self.http, &self.url(path)).await
     }
 }
 
@@ -329,27 +345,144 @@ pub fn basic_authorization(id: &str, secret: &str) -> String {
     )
 }
 
-/// A client_secret_post token request to `base` (over "HTTPS", as the mesh
-/// sidecar forwards it): the status and the JSON body.
+/// The form body of a client_secret_post token request.
+pub fn client_secret_post<'a>(id: &'a str, secret: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ]
+}
+
+/// How a token request presents the client's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creds {
+    /// client_secret_basic: the `Authorization` header.
+    Basic,
+    /// client_secret_post: the form body.
+    Post,
+}
+
+impl Creds {
+    /// The method each standard seed client is registered with: only
+    /// `my-service` uses the form body.
+    pub fn of_seed_client(id: &str) -> Self {
+        if id == "my-service" {
+            Self::Post
+        } else {
+            Self::Basic
+        }
+    }
+}
+
+/// A token request to the server at `base` (a [`TestServer`] or a
+/// [`ServerProcess`]) over "HTTPS", as the mesh sidecar forwards it: the
+/// status and the JSON body (`Null` when there is none).
+pub async fn request_token(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+    creds: Creds,
+) -> (u16, serde_json::Value) {
+    let rb = http
+        .post(format!("{base}/oauth2/token"))
+        .header("X-Forwarded-Proto", "https");
+    let rb = match creds {
+        Creds::Post => rb.form(&client_secret_post(id, secret)),
+        Creds::Basic => rb
+            .header("Authorization", basic_authorization(id, secret))
+            .form(&[("grant_type", "client_credentials")]),
+    };
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The access token the server issues; fails the test when it issues none.
+pub async fn issue_token(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+    creds: Creds,
+) -> String {
+    let (status, body) = request_token(http, base, id, secret, creds).await;
+    assert_eq!(status, 200, "no token for {id}: {body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// `admin-cli`'s token: ADMIN_SYSTEM, so all four admin permissions.
+pub async fn issue_admin_token(http: &reqwest::Client, base: &str) -> String {
+    issue_token(http, base, "admin-cli", ADMIN_SECRET, Creds::Basic).await
+}
+
+/// Whether `secret` authenticates `id` right now: 200 or 401, anything else
+/// fails the test.
+pub async fn authenticates_at(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+    creds: Creds,
+) -> bool {
+    let (status, body) = request_token(http, base, id, secret, creds).await;
+    assert!(
+        status == 200 || status == 401,
+        "{id}: unexpected {status}: {body}"
+    );
+    status == 200
+}
+
+/// A client_secret_post token request: the status and the JSON body.
 pub async fn post_token(
     http: &reqwest::Client,
     base: &str,
     id: &str,
     secret: &str,
 ) -> (u16, serde_json::Value) {
+    request_token(http, base, id, secret, Creds::Post).await
+}
+
+/// Whether introspection at `base` (by `basic-client`) calls `token`
+/// active; an inactive answer must be exactly `{"active": false}`.
+pub async fn active_at(http: &reqwest::Client, base: &str, token: &str) -> bool {
     let r = http
-        .post(format!("{base}/oauth2/token"))
+        .post(format!("{base}/oauth2/introspect"))
         .header("X-Forwarded-Proto", "https")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
+        .header(
+            "Authorization",
+            basic_authorization("basic-client", BASIC_SECRET),
+        )
+        .form(&[("token", token)])
         .send()
         .await
         .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    if body["active"] == false {
+        assert_eq!(body, serde_json::json!({"active": false}));
+    }
+    body["active"] == true
+}
+
+/// Introspection of `token` by `my-service` (client_secret_post): the
+/// response, for the caller to check status and headers.
+pub async fn introspect_as_service(s: &TestServer, token: &str) -> reqwest::Response {
+    s.post("/oauth2/introspect")
+        .form(&[
+            ("client_id", "my-service"),
+            ("client_secret", SVC_SECRET),
+            ("token", token),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET {url}` decoded as JSON.
+pub async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> T {
+    http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 /// The server still works: /healthz answers 200 and `my-service` still gets
@@ -415,6 +548,14 @@ impl ServerProcess {
         }
     }
 
+    /// [`ServerProcess::start`] on a free loopback port, then
+    /// [`ServerProcess::wait_ready`] (a minute at most).
+    pub async fn serve(env: &BTreeMap<String, String>, dir: &Path, name: &str) -> Self {
+        let mut server = Self::start(env, dir, name, free_loopback_port());
+        server.wait_ready(std::time::Duration::from_secs(60)).await;
+        server
+    }
+
     /// Waits until /readyz answers 200; fails the test with the server's
     /// stderr after `within`.
     pub async fn wait_ready(&mut self, within: std::time::Duration) {
@@ -474,6 +615,11 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The URL of an SQLite database file `auth.db` in `dir`.
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("auth.db").display())
 }
 
 /// Settings for [`ServerProcess::start`]: the standard seed written into

@@ -48,15 +48,7 @@ async fn obtain(
 }
 
 async fn verify(s: &TestServer, token: &str, audience: &str) -> (jsonwebtoken::Header, Value) {
-    let jwks: JwkSet = s
-        .http
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = s.jwks().await;
     let header = decode_header(token).unwrap();
     let kid = header.kid.clone().unwrap();
     let jwk = jwks.find(&kid).expect("the token's kid is published");

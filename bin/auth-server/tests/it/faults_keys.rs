@@ -13,37 +13,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-async fn token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
-    let r = http
-        .post(format!("{base}/oauth2/token"))
-        .header("X-Forwarded-Proto", "https")
-        .header("Authorization", basic_authorization(id, secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "{base}: {body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn active_at(http: &reqwest::Client, base: &str, token: &str) -> bool {
-    let r = http
-        .post(format!("{base}/oauth2/introspect"))
-        .header("X-Forwarded-Proto", "https")
-        .header(
-            "Authorization",
-            basic_authorization("basic-client", BASIC_SECRET),
-        )
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["active"] == true
-}
-
 async fn admin_status_at(http: &reqwest::Client, base: &str, token: &str) -> u16 {
     http.get(format!("{base}/clients/my-service"))
         .header("X-Forwarded-Proto", "https")
@@ -74,7 +43,7 @@ async fn a_token_signed_with_a_key_newer_than_the_verifiers_last_load_verifies()
         },
     )
     .await;
-    let before = token(&a.http, &a.base, "admin-cli", ADMIN_SECRET).await;
+    let before = issue_admin_token(&a.http, &a.base).await;
     let store =
         auth_store::Store::open(&auth_store::test_support::config(a.db.url.clone())).unwrap();
     let key = generate_key(
@@ -92,7 +61,7 @@ async fn a_token_signed_with_a_key_newer_than_the_verifiers_last_load_verifies()
     })
     .await
     .unwrap();
-    let after = token(&a.http, &a.base, "admin-cli", ADMIN_SECRET).await;
+    let after = issue_admin_token(&a.http, &a.base).await;
     assert_ne!(kid(&after), kid(&before), "A did not switch to the new key");
     assert!(
         active_at(&b.http, &b.base, &after).await,
@@ -125,7 +94,7 @@ async fn keys_rotate_under_load_never_fails_a_token_at_any_replica() {
     let old_tokens: Vec<String> = {
         let mut v = Vec::new();
         for b in &bases {
-            v.push(token(&http, b, "admin-cli", ADMIN_SECRET).await);
+            v.push(issue_admin_token(&http, b).await);
         }
         v
     };
@@ -147,7 +116,7 @@ async fn keys_rotate_under_load_never_fails_a_token_at_any_replica() {
             let mut n = w;
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
                 let issued_by = n % 3;
-                let t = token(&http, &bases[issued_by], "admin-cli", ADMIN_SECRET).await;
+                let t = issue_admin_token(&http, &bases[issued_by]).await;
                 let k = kid(&t);
                 kids_seen.lock().unwrap().push((issued_by, k.clone()));
                 for offset in 1..3 {
@@ -214,14 +183,7 @@ async fn keys_rotate_under_load_never_fails_a_token_at_any_replica() {
         for t in &old_tokens {
             assert!(active_at(&http, b, t).await, "replica {i}: an old token");
         }
-        let jwks: Value = http
-            .get(format!("{b}/oauth2/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = get_json(&http, &format!("{b}/oauth2/jwks")).await;
         let kids: Vec<&str> = jwks["keys"]
             .as_array()
             .unwrap()

@@ -20,44 +20,6 @@ struct Handed {
     created_at: String,
 }
 
-async fn admin_token(http: &reqwest::Client, base: &str) -> String {
-    let r = http
-        .post(format!("{base}/oauth2/token"))
-        .header("X-Forwarded-Proto", "https")
-        .header(
-            "Authorization",
-            basic_authorization("admin-cli", ADMIN_SECRET),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn authenticates(http: &reqwest::Client, base: &str, client: &str, secret: &str) -> bool {
-    let rb = http
-        .post(format!("{base}/oauth2/token"))
-        .header("X-Forwarded-Proto", "https");
-    let rb = if client == "my-service" {
-        rb.form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client),
-            ("client_secret", secret),
-        ])
-    } else {
-        rb.header("Authorization", basic_authorization(client, secret))
-            .form(&[("grant_type", "client_credentials")])
-    };
-    let status = rb.send().await.unwrap().status().as_u16();
-    assert!(status == 200 || status == 401, "{client}: {status}");
-    status == 200
-}
-
 /// Rotates as fast as it can until the server goes away or `until`.
 async fn rotate_until_killed(
     http: reqwest::Client,
@@ -94,7 +56,7 @@ async fn rotate_until_killed(
 /// handed-out secret works or is older than the previous slot.
 async fn assert_consistent(server: &ServerProcess, handed: &[Handed], cycle: usize) {
     let http = reqwest::Client::new();
-    let token = admin_token(&http, &server.base).await;
+    let token = issue_admin_token(&http, &server.base).await;
     for client in CLIENTS {
         let get = || {
             http.get(format!("{}/clients/{client}/secret", server.base))
@@ -127,7 +89,15 @@ async fn assert_consistent(server: &ServerProcess, handed: &[Handed], cycle: usi
         assert_eq!(get().send().await.unwrap().headers()["etag"], etag);
         let mut working = 0;
         for h in &mine {
-            if authenticates(&http, &server.base, client, &h.secret).await {
+            if authenticates_at(
+                &http,
+                &server.base,
+                client,
+                &h.secret,
+                Creds::of_seed_client(client),
+            )
+            .await
+            {
                 working += 1;
             } else {
                 // Superseded: strictly older than the secret now previous.
@@ -148,7 +118,14 @@ async fn assert_consistent(server: &ServerProcess, handed: &[Handed], cycle: usi
         if let Some(newest) = mine.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)) {
             if newest.created_at > previous_created {
                 assert!(
-                    authenticates(&http, &server.base, client, &newest.secret).await,
+                    authenticates_at(
+                        &http,
+                        &server.base,
+                        client,
+                        &newest.secret,
+                        Creds::of_seed_client(client)
+                    )
+                    .await,
                     "cycle {cycle}, {client}"
                 );
             }
@@ -164,14 +141,13 @@ async fn kill_during_rotations(database_url: &str, cycles: usize) {
     env.insert("APP_TOKEN_FAILURE_LIMIT_PER_CLIENT".into(), "0".into());
     let handed: Arc<Mutex<Vec<Handed>>> = Arc::default();
     for cycle in 0..cycles {
-        let mut server = ServerProcess::start(&env, dir.path(), "killed", free_loopback_port());
-        server.wait_ready(Duration::from_secs(60)).await;
+        let mut server = ServerProcess::serve(&env, dir.path(), "killed").await;
         if cycle > 0 {
             let so_far = handed.lock().unwrap().clone();
             assert_consistent(&server, &so_far, cycle).await;
         }
         let http = reqwest::Client::new();
-        let token = admin_token(&http, &server.base).await;
+        let token = issue_admin_token(&http, &server.base).await;
         let until = Instant::now() + Duration::from_secs(5);
         let mut rotators = Vec::new();
         for n in 0..6 {
@@ -197,8 +173,7 @@ async fn kill_during_rotations(database_url: &str, cycles: usize) {
             server.logs()
         );
     }
-    let mut server = ServerProcess::start(&env, dir.path(), "killed", free_loopback_port());
-    server.wait_ready(Duration::from_secs(60)).await;
+    let mut server = ServerProcess::serve(&env, dir.path(), "killed").await;
     let all = handed.lock().unwrap().clone();
     assert_consistent(&server, &all, cycles).await;
     let http = reqwest::Client::new();
@@ -216,7 +191,7 @@ async fn kill_during_rotations(database_url: &str, cycles: usize) {
 #[actix_web::test]
 async fn sigkill_during_rotations_on_sqlite_leaves_a_consistent_state() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let url = sqlite_url(dir.path());
     kill_during_rotations(&url, 3).await;
 }
 

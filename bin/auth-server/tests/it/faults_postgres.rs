@@ -10,8 +10,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::common::*;
 
 /// One request of the load and what came of it.
@@ -24,25 +22,6 @@ struct Outcome {
     retry_after: bool,
 }
 
-async fn admin_token(http: &reqwest::Client, base: &str) -> String {
-    let r = http
-        .post(format!("{base}/oauth2/token"))
-        .header("X-Forwarded-Proto", "https")
-        .header(
-            "Authorization",
-            basic_authorization("admin-cli", ADMIN_SECRET),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// A token request or an admin read, alternately.
 async fn one_request(http: &reqwest::Client, base: &str, admin: &str, n: usize) -> Outcome {
     let sent = Instant::now();
@@ -51,11 +30,7 @@ async fn one_request(http: &reqwest::Client, base: &str, admin: &str, n: usize) 
             "token",
             http.post(format!("{base}/oauth2/token"))
                 .header("X-Forwarded-Proto", "https")
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "my-service"),
-                    ("client_secret", SVC_SECRET),
-                ]),
+                .form(&client_secret_post("my-service", SVC_SECRET)),
         )
     } else {
         (
@@ -92,7 +67,7 @@ async fn postgresql_stopped_under_load_answers_503_and_the_same_process_recovers
         },
     )
     .await;
-    let admin = admin_token(&s.http, &s.base).await;
+    let admin = issue_admin_token(&s.http, &s.base).await;
 
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::default();
     let stop_at = Instant::now() + Duration::from_secs(12);
@@ -242,7 +217,7 @@ async fn an_exhausted_pool_answers_503_after_the_pool_timeout_and_nothing_hangs(
         },
     )
     .await;
-    let admin = admin_token(&s.http, &s.base).await;
+    let admin = issue_admin_token(&s.http, &s.base).await;
 
     // The database turns slow: every query on clients waits for the lock.
     let lock = TableLock::take(pg.url());

@@ -86,23 +86,7 @@ async fn rotations_on_one_replica_never_let_a_dead_secret_in_on_another() {
     }
     let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
     let http = reqwest::Client::new();
-    let admin = {
-        let r = http
-            .post(format!("{}/oauth2/token", bases[0]))
-            .header("X-Forwarded-Proto", "https")
-            .header(
-                "Authorization",
-                basic_authorization("admin-cli", ADMIN_SECRET),
-            )
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
-        r.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let admin = issue_admin_token(&http, &bases[0]).await;
 
     let known: Arc<Mutex<Vec<Known>>> = Arc::new(Mutex::new(vec![Known {
         secret: SVC_SECRET.into(),

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use auth_domain::ClientId;
 use serde_json::Value;
 
+use reqwest::Method;
+
+use crate::admin_support::{admin, send};
 use crate::common::*;
 
 #[derive(Debug, Clone)]
@@ -16,23 +19,6 @@ struct Rotated {
     client: String,
     secret: String,
     created_at: String,
-}
-
-async fn admin_token(s: &TestServer) -> String {
-    let r = s
-        .post("/oauth2/token")
-        .header(
-            "Authorization",
-            basic_authorization("admin-cli", ADMIN_SECRET),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// One rotation: its status, and what it handed out when it succeeded.
@@ -58,26 +44,6 @@ async fn rotate(
         created_at: body["createdAt"].as_str().unwrap().to_owned(),
     });
     (status, retry_after, rotated)
-}
-
-/// Whether `secret` authenticates `client` now, by its registered method.
-async fn authenticates(http: &reqwest::Client, base: &str, client: &str, secret: &str) -> bool {
-    let rb = http
-        .post(format!("{base}/oauth2/token"))
-        .header("X-Forwarded-Proto", "https");
-    let rb = if client == "my-service" {
-        rb.form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client),
-            ("client_secret", secret),
-        ])
-    } else {
-        rb.header("Authorization", basic_authorization(client, secret))
-            .form(&[("grant_type", "client_credentials")])
-    };
-    let status = rb.send().await.unwrap().status().as_u16();
-    assert!(status == 200 || status == 401, "{client}: {status}");
-    status == 200
 }
 
 fn secrets_version(s: &TestServer, client: &str) -> i64 {
@@ -110,7 +76,7 @@ async fn sixteen_concurrent_rotations_on_sqlite_all_succeed_and_none_is_lost() {
         },
     )
     .await;
-    let token = admin_token(&s).await;
+    let token = issue_admin_token(&s.http, &s.base).await;
     let before = secrets_version(&s, "my-service");
     let mut tasks = Vec::new();
     for _ in 0..16 {
@@ -138,26 +104,23 @@ async fn sixteen_concurrent_rotations_on_sqlite_all_succeed_and_none_is_lost() {
     // newest among them, and the seeded one is gone.
     let mut working = Vec::new();
     for r in &rotated {
-        if authenticates(&s.http, &s.base, "my-service", &r.secret).await {
+        if authenticates_at(&s.http, &s.base, "my-service", &r.secret, Creds::Post).await {
             working.push(r.clone());
         }
     }
     assert_eq!(working.len(), 2, "{working:?}");
     let newest = rotated.iter().map(|r| r.created_at.as_str()).max().unwrap();
     assert!(working.iter().any(|r| r.created_at == newest));
-    assert!(!authenticates(&s.http, &s.base, "my-service", SVC_SECRET).await);
+    assert!(!authenticates_at(&s.http, &s.base, "my-service", SVC_SECRET, Creds::Post).await);
     // Every rotation is in the audit log as a success.
-    let events: Value = s
-        .http
-        .get(s.url("/audit-events?clientId=my-service"))
-        .header("X-Forwarded-Proto", "https")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = send(admin(
+        &s,
+        Method::GET,
+        "/audit-events?clientId=my-service",
+        &token,
+    ))
+    .await
+    .body;
     let rotations = events
         .as_array()
         .unwrap()
@@ -197,7 +160,7 @@ async fn a_heavier_burst_from_two_processes_on_one_sqlite_file_never_answers_500
         },
     )
     .await;
-    let token = admin_token(&a).await;
+    let token = issue_admin_token(&a.http, &a.base).await;
     let clients = ["my-service", "basic-client"];
     let before: Vec<i64> = clients.iter().map(|c| secrets_version(&a, c)).collect();
     let mut tasks = Vec::new();
@@ -261,12 +224,27 @@ async fn a_heavier_burst_from_two_processes_on_one_sqlite_file_never_answers_500
             .max_by(|x, y| x.created_at.cmp(&y.created_at))
             .unwrap();
         assert!(
-            authenticates(&b.http, &b.base, client, &newest.secret).await,
+            authenticates_at(
+                &b.http,
+                &b.base,
+                client,
+                &newest.secret,
+                Creds::of_seed_client(client)
+            )
+            .await,
             "{client}: the newest secret does not work"
         );
         let mut working = 0;
         for r in &mine {
-            if authenticates(&a.http, &a.base, client, &r.secret).await {
+            if authenticates_at(
+                &a.http,
+                &a.base,
+                client,
+                &r.secret,
+                Creds::of_seed_client(client),
+            )
+            .await
+            {
                 working += 1;
             }
         }
@@ -284,7 +262,16 @@ async fn a_heavier_burst_from_two_processes_on_one_sqlite_file_never_answers_500
                 .status(),
             200
         );
-        assert!(authenticates(&server.http, &server.base, "admin-cli", ADMIN_SECRET).await);
+        assert!(
+            authenticates_at(
+                &server.http,
+                &server.base,
+                "admin-cli",
+                ADMIN_SECRET,
+                Creds::Basic
+            )
+            .await
+        );
     }
     b.stop().await;
     a.stop().await;

@@ -11,38 +11,13 @@ use auth_domain::{
 };
 use serde_json::Value;
 
-use crate::common::basic_authorization as basic;
+use reqwest::Method;
+
+use crate::admin_support::{admin, send};
 use crate::common::*;
 
-async fn token_for(s: &TestServer, id: &str, secret: &str) -> String {
-    let r = s
-        .post("/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn introspect(s: &TestServer, token: &str) -> Value {
-    let r = s
-        .post("/oauth2/introspect")
-        .form(&[
-            ("client_id", "my-service"),
-            ("client_secret", SVC_SECRET),
-            ("token", token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = introspect_as_service(s, token).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
     r.json().await.unwrap()
@@ -118,18 +93,10 @@ async fn discovery_follows_the_effective_request_or_the_configured_issuer() {
     opts.settings
         .insert("APP_ISSUER".into(), "https://issuer.example".into());
     let s = spawn(Backend::Sqlite, opts).await;
-    let doc: Value = s
-        .http
-        .get(s.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = s.get_json("/.well-known/openid-configuration").await;
     assert_eq!(doc["issuer"], "https://issuer.example");
     assert_eq!(doc["token_endpoint"], "https://issuer.example/oauth2/token");
-    let t = token_for(&s, "my-service", SVC_SECRET).await;
+    let t = s.token("my-service", SVC_SECRET, Creds::Post).await;
     assert_eq!(introspect(&s, &t).await["iss"], "https://issuer.example");
     s.stop().await;
 }
@@ -140,15 +107,7 @@ async fn jwks_publishes_public_keys_only() {
         let mut opts = Spawn::default();
         opts.settings.insert("APP_SIGNING_ALG".into(), alg.into());
         let s = spawn(Backend::Sqlite, opts).await;
-        let jwks: Value = s
-            .http
-            .get(s.url("/oauth2/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = s.jwks().await;
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys.len(), 1);
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
@@ -161,21 +120,6 @@ async fn jwks_publishes_public_keys_only() {
         assert_eq!(keys[0]["use"], "sig");
         s.stop().await;
     }
-}
-
-async fn basic_token(s: &TestServer, id: &str, secret: &str) -> String {
-    let r = s
-        .post("/oauth2/token")
-        .header("Authorization", basic(id, secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn revoke(s: &TestServer, id: &str, secret: &str, token: &str) -> u16 {
@@ -197,8 +141,8 @@ async fn revoke(s: &TestServer, id: &str, secret: &str, token: &str) -> u16 {
 async fn introspection_and_revocation_follow_rfc_7662_and_7009() {
     for backend in backends() {
         let s = spawn(backend, Spawn::default()).await;
-        let mine = token_for(&s, "my-service", SVC_SECRET).await;
-        let admins = basic_token(&s, "admin-cli", ADMIN_SECRET).await;
+        let mine = s.token("my-service", SVC_SECRET, Creds::Post).await;
+        let admins = s.token("admin-cli", ADMIN_SECRET, Creds::Basic).await;
 
         // Any authenticated client may introspect any token.
         let active = introspect(&s, &admins).await;
@@ -218,7 +162,9 @@ async fn introspection_and_revocation_follow_rfc_7662_and_7009() {
         tampered.pop();
         tampered.push(if mine.ends_with('A') { 'B' } else { 'A' });
         let foreign_server = spawn(Backend::Sqlite, Spawn::default()).await;
-        let foreign = token_for(&foreign_server, "my-service", SVC_SECRET).await;
+        let foreign = foreign_server
+            .token("my-service", SVC_SECRET, Creds::Post)
+            .await;
         foreign_server.stop().await;
         for t in ["garbage", "a.b.c", tampered.as_str(), foreign.as_str()] {
             assert_eq!(
@@ -280,17 +226,17 @@ async fn introspection_and_revocation_follow_rfc_7662_and_7009() {
 #[actix_web::test]
 async fn keys_rotate_keeps_old_tokens_valid_and_new_tokens_carry_the_new_kid() {
     let s = spawn(Backend::Sqlite, Spawn::default()).await;
-    let before = token_for(&s, "my-service", SVC_SECRET).await;
+    let before = s.token("my-service", SVC_SECRET, Creds::Post).await;
     let old_kid = kid_of(&before);
     let env = [("APP_DATABASE_URL".to_owned(), s.db.url.clone())].into();
     let out = run_binary(&["keys", "rotate"], &env, s.dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // The running server picks the new key up on its next refresh.
     let deadline = Instant::now() + startup_refresh() * 3;
-    let mut after = token_for(&s, "my-service", SVC_SECRET).await;
+    let mut after = s.token("my-service", SVC_SECRET, Creds::Post).await;
     while kid_of(&after) == old_kid && Instant::now() < deadline {
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-        after = token_for(&s, "my-service", SVC_SECRET).await;
+        after = s.token("my-service", SVC_SECRET, Creds::Post).await;
     }
     assert_ne!(kid_of(&after), old_kid, "new tokens must carry the new kid");
     assert_eq!(
@@ -299,15 +245,7 @@ async fn keys_rotate_keeps_old_tokens_valid_and_new_tokens_carry_the_new_kid() {
         "old tokens still verify"
     );
     assert_eq!(introspect(&s, &after).await["active"], true);
-    let jwks: Value = s
-        .http
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = s.jwks().await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -319,18 +257,10 @@ async fn keys_rotate_keeps_old_tokens_valid_and_new_tokens_carry_the_new_kid() {
         "{kids:?}"
     );
     // The rotation is in the audit log.
-    let admin = basic_token(&s, "admin-cli", ADMIN_SECRET).await;
-    let events: Value = s
-        .http
-        .get(s.url("/audit-events"))
-        .header("X-Forwarded-Proto", "https")
-        .bearer_auth(&admin)
-        .send()
+    let admin_token = s.token("admin-cli", ADMIN_SECRET, Creds::Basic).await;
+    let events = send(admin(&s, Method::GET, "/audit-events", &admin_token))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert!(
         events
             .as_array()
@@ -413,11 +343,7 @@ impl ClientRepository for Flaky {
 async fn expect_outage(s: &TestServer) {
     let r = s
         .post("/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", SVC_SECRET),
-        ])
+        .form(&client_secret_post("my-service", SVC_SECRET))
         .send()
         .await
         .unwrap();
@@ -445,16 +371,12 @@ async fn a_failing_store_answers_503_never_401_and_recovers() {
     };
     let s = spawn(Backend::Sqlite, opts).await;
     // Warm the verified-secret cache first: an outage must still answer 503.
-    token_for(&s, "my-service", SVC_SECRET).await;
+    s.token("my-service", SVC_SECRET, Creds::Post).await;
     down.store(true, Ordering::SeqCst);
     expect_outage(&s).await;
     let r = s
         .post("/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", "wrong-wrong-wrong"),
-        ])
+        .form(&client_secret_post("my-service", "wrong-wrong-wrong"))
         .send()
         .await
         .unwrap();
@@ -464,7 +386,7 @@ async fn a_failing_store_answers_503_never_401_and_recovers() {
         "a wrong secret during an outage is not a 401 either"
     );
     down.store(false, Ordering::SeqCst);
-    token_for(&s, "my-service", SVC_SECRET).await;
+    s.token("my-service", SVC_SECRET, Creds::Post).await;
     s.stop().await;
 }
 
@@ -493,7 +415,7 @@ async fn a_postgresql_outage_answers_503_and_the_pool_recovers_without_restart()
     opts.settings
         .insert("APP_DATABASE_POOL_TIMEOUT".into(), "PT1S".into());
     let s = spawn(Backend::Postgres, opts).await;
-    token_for(&s, "my-service", SVC_SECRET).await;
+    s.token("my-service", SVC_SECRET, Creds::Post).await;
     let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
     let db = s.db.url.rsplit('/').next().unwrap().to_owned();
     // Refuse new connections to the test database and end the open ones.
@@ -522,11 +444,7 @@ async fn a_postgresql_outage_answers_503_and_the_pool_recovers_without_restart()
     loop {
         let r = s
             .post("/oauth2/token")
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-            ])
+            .form(&client_secret_post("my-service", SVC_SECRET))
             .send()
             .await
             .unwrap();
@@ -547,15 +465,11 @@ async fn a_postgresql_outage_answers_503_and_the_pool_recovers_without_restart()
 #[actix_web::test]
 async fn metrics_show_requests_outcomes_verifications_cache_hits_and_the_pool() {
     let s = spawn(Backend::Sqlite, Spawn::default()).await;
-    token_for(&s, "my-service", SVC_SECRET).await;
-    token_for(&s, "my-service", SVC_SECRET).await;
+    s.token("my-service", SVC_SECRET, Creds::Post).await;
+    s.token("my-service", SVC_SECRET, Creds::Post).await;
     let r = s
         .post("/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", "wrong-wrong-wrong"),
-        ])
+        .form(&client_secret_post("my-service", "wrong-wrong-wrong"))
         .send()
         .await
         .unwrap();
@@ -589,8 +503,8 @@ async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_th
         )
         .await;
         // Warm B's cache with the current secret.
-        token_for(&b, "my-service", SVC_SECRET).await;
-        token_for(&b, "my-service", SVC_SECRET).await;
+        b.token("my-service", SVC_SECRET, Creds::Post).await;
+        b.token("my-service", SVC_SECRET, Creds::Post).await;
         assert_eq!(
             b.state
                 .metrics
@@ -598,7 +512,7 @@ async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_th
             1
         );
         // Rotate on A, then delete the previous slot on A.
-        let admin = basic_token(&a, "admin-cli", ADMIN_SECRET).await;
+        let admin = a.token("admin-cli", ADMIN_SECRET, Creds::Basic).await;
         let r = a
             .post("/clients/my-service/secret/rotate")
             .bearer_auth(&admin)
@@ -611,7 +525,7 @@ async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_th
             .unwrap()
             .to_owned();
         // The old secret is the previous one now, still valid in its grace window.
-        token_for(&b, "my-service", SVC_SECRET).await;
+        b.token("my-service", SVC_SECRET, Creds::Post).await;
         let r = a
             .http
             .delete(a.url("/clients/my-service/secret?target=previous"))
@@ -624,16 +538,12 @@ async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_th
         // B's very next request with the old secret fails, cached or not.
         let r = b
             .post("/oauth2/token")
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-            ])
+            .form(&client_secret_post("my-service", SVC_SECRET))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 401, "{backend:?}");
-        token_for(&b, "my-service", &new_secret).await;
+        b.token("my-service", &new_secret, Creds::Post).await;
         b.stop().await;
         a.stop().await;
     }
@@ -642,7 +552,7 @@ async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_th
 #[actix_web::test]
 async fn a_changed_signing_alg_creates_a_new_active_key_at_startup() {
     let first = spawn(Backend::Sqlite, Spawn::default()).await;
-    let rs = token_for(&first, "my-service", SVC_SECRET).await;
+    let rs = first.token("my-service", SVC_SECRET, Creds::Post).await;
     let url = first.db.url.clone();
     let db = first.db;
     first.handle.stop(true).await;
@@ -653,17 +563,9 @@ async fn a_changed_signing_alg_creates_a_new_active_key_at_startup() {
     opts.settings
         .insert("APP_SIGNING_ALG".into(), "ES256".into());
     let second = spawn(Backend::Sqlite, opts).await;
-    let es = token_for(&second, "my-service", SVC_SECRET).await;
+    let es = second.token("my-service", SVC_SECRET, Creds::Post).await;
     assert_ne!(kid_of(&es), kid_of(&rs));
-    let jwks: Value = second
-        .http
-        .get(second.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = second.jwks().await;
     let algs: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()

@@ -111,15 +111,7 @@ async fn logins_hit_the_cache_until_rotation_or_deletion_stops_the_secret() {
         assert_eq!((hits(&s), misses(&s)), (h, m), "{backend:?}");
 
         // The hits are what /metrics reports.
-        let text = s
-            .http
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(&s).await;
         assert!(
             text.contains(&format!(
                 "verified_secret_cache_total{{result=\"hit\"}} {}",

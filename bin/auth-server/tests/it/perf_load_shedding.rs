@@ -47,11 +47,7 @@ async fn flood(
         let sent = http
             .post(&url)
             .header("X-Forwarded-Proto", "https")
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", id.as_str()),
-                ("client_secret", "wrong-secret-0123456789"),
-            ])
+            .form(&client_secret_post(&id, "wrong-secret-0123456789"))
             .send()
             .await;
         match sent.map(|r| r.status().as_u16()) {

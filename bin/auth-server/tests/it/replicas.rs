@@ -13,11 +13,7 @@ use crate::common::*;
 async fn token_status(s: &TestServer, secret: &str) -> (u16, serde_json::Value) {
     let r = s
         .post("/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", secret),
-        ])
+        .form(&client_secret_post("my-service", secret))
         .send()
         .await
         .unwrap();
@@ -72,16 +68,7 @@ async fn a_restart_keeps_existing_clients_and_updates_service_accounts() {
         assert_eq!(c["roles"], serde_json::json!(["USER"]));
         assert_eq!(c["permissions"], serde_json::json!(["users.read"]));
         // A token issued before the restart is still valid after it.
-        let r = second
-            .post("/oauth2/introspect")
-            .form(&[
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-                ("token", old_token.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = introspect_as_service(&second, &old_token).await;
         assert_eq!(r.json::<serde_json::Value>().await.unwrap()["active"], true);
         second.stop().await;
         drop(db);
@@ -171,11 +158,7 @@ async fn replicas_on(backend: Backend, count: usize) {
         let r = http
             .post(format!("http://127.0.0.1:{p}/oauth2/token"))
             .header("X-Forwarded-Proto", "https")
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-            ])
+            .form(&client_secret_post("my-service", SVC_SECRET))
             .send()
             .await
             .unwrap();

@@ -87,8 +87,7 @@ async fn a_database_password_is_never_printed() {
                     &format!("{args:?} with the real database"),
                 );
             }
-            let mut p = ServerProcess::start(&env, dir.path(), "real", free_loopback_port());
-            p.wait_ready(Duration::from_secs(30)).await;
+            let mut p = ServerProcess::serve(&env, dir.path(), "real").await;
             p.sigterm();
             let logs = p.logs();
             assert!(logs.contains("listening"), "{logs}");
@@ -114,8 +113,7 @@ async fn a_server_creates_its_sqlite_database_readable_by_its_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("auth.db");
     let env = process_env(dir.path(), &format!("sqlite://{}", db.display()));
-    let mut p = ServerProcess::start(&env, dir.path(), "sqlite", free_loopback_port());
-    p.wait_ready(Duration::from_secs(30)).await;
+    let mut p = ServerProcess::serve(&env, dir.path(), "sqlite").await;
     let (status, body) =
         post_token(&reqwest::Client::new(), &p.base, "my-service", SVC_SECRET).await;
     assert_eq!(status, 200, "{body}");

@@ -53,14 +53,6 @@ fn form_token(s: &TestServer, pairs: &[(&str, &str)]) -> reqwest::RequestBuilder
     s.post("/oauth2/token").form(pairs)
 }
 
-fn post_credentials<'a>(id: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("grant_type", "client_credentials"),
-        ("client_id", id),
-        ("client_secret", secret),
-    ]
-}
-
 /// A 72-byte ASCII secret, a 72-byte secret of 36 two-byte characters, and
 /// a short multibyte one, each on a client_secret_post client.
 const LONG_SECRET: &str =
@@ -98,7 +90,7 @@ async fn secrets_are_never_truncated_cut_at_a_nul_or_counted_in_characters() {
     let s = spawn_with_length_clients().await;
     let token = |id: &'static str, secret: String| {
         let s = &s;
-        async move { reply(form_token(s, &post_credentials(id, &secret))).await }
+        async move { reply(form_token(s, &client_secret_post(id, &secret))).await }
     };
     // The exact 72-byte secret works.
     assert_eq!(token("long-client", LONG_SECRET.into()).await.status, 200);
@@ -258,7 +250,7 @@ async fn ambiguous_or_partial_client_authentication_is_refused() {
     assert_oauth_error(&r, 401, "invalid_client", "query-string credentials");
     let r = reply(
         s.post("/oauth2/token?client_id=basic-client&client_secret=wrong")
-            .form(&post_credentials("my-service", SVC_SECRET)),
+            .form(&client_secret_post("my-service", SVC_SECRET)),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -494,10 +486,10 @@ async fn hostile_bodies_and_parameters_get_the_documented_4xx() {
     ];
     for bad in nasty {
         let id = format!("my-service{bad}");
-        let r = reply(form_token(&s, &post_credentials(&id, SVC_SECRET))).await;
+        let r = reply(form_token(&s, &client_secret_post(&id, SVC_SECRET))).await;
         assert_oauth_error(&r, 401, "invalid_client", &format!("client_id + {bad:?}"));
         let secret = format!("{SVC_SECRET}{bad}");
-        let r = reply(form_token(&s, &post_credentials("my-service", &secret))).await;
+        let r = reply(form_token(&s, &client_secret_post("my-service", &secret))).await;
         assert_oauth_error(
             &r,
             401,
@@ -548,7 +540,7 @@ async fn hostile_bodies_and_parameters_get_the_documented_4xx() {
     // A forged log line in a client id (it must be logged escaped, if at all).
     let r = reply(form_token(
         &s,
-        &post_credentials("evil\r\n{\"level\":\"ERROR\",\"forged\":true}", SVC_SECRET),
+        &client_secret_post("evil\r\n{\"level\":\"ERROR\",\"forged\":true}", SVC_SECRET),
     ))
     .await;
     assert_oauth_error(&r, 401, "invalid_client", "CR/LF in client id");
@@ -561,9 +553,9 @@ async fn hostile_bodies_and_parameters_get_the_documented_4xx() {
         "%' OR client_id LIKE '%",
         "1; SELECT pg_sleep(10)",
     ] {
-        let r = reply(form_token(&s, &post_credentials(sql, sql))).await;
+        let r = reply(form_token(&s, &client_secret_post(sql, sql))).await;
         assert_oauth_error(&r, 401, "invalid_client", sql);
-        let r = reply(form_token(&s, &post_credentials("my-service", sql))).await;
+        let r = reply(form_token(&s, &client_secret_post("my-service", sql))).await;
         assert_oauth_error(&r, 401, "invalid_client", sql);
         let scope = format!("read {sql}");
         let r = reply(form_token(
@@ -712,7 +704,7 @@ async fn a_presented_secret_containing_nul_never_authenticates() {
             let post_id = format!("{client}-post");
             let basic_id = format!("{client}-basic");
             let what = format!("{backend:?} {post_id} with {with_nul:?}");
-            let r = reply(form_token(&s, &post_credentials(&post_id, with_nul))).await;
+            let r = reply(form_token(&s, &client_secret_post(&post_id, with_nul))).await;
             assert_oauth_error(&r, 401, "invalid_client", &what);
             let basic = |secret: &str| {
                 s.post("/oauth2/token")
@@ -728,7 +720,7 @@ async fn a_presented_secret_containing_nul_never_authenticates() {
                 "{what}"
             );
             // The secret itself still authenticates by both methods.
-            let r = reply(form_token(&s, &post_credentials(&post_id, right))).await;
+            let r = reply(form_token(&s, &client_secret_post(&post_id, right))).await;
             assert_eq!(r.status, 200, "{backend:?} {post_id}: {}", r.body);
             let r = reply(basic(right)).await;
             assert_eq!(r.status, 200, "{backend:?} {basic_id}: {}", r.body);

@@ -35,15 +35,7 @@ fn kid(token: &str) -> String {
 }
 
 async fn jwks_kids(s: &TestServer) -> Vec<String> {
-    let jwks: Value = s
-        .http
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = s.jwks().await;
     jwks["keys"]
         .as_array()
         .unwrap()

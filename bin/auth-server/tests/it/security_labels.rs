@@ -156,10 +156,9 @@ async fn random_methods_and_paths_leave_the_metrics_the_same_size() {
 #[actix_web::test]
 async fn access_log_names_an_invented_method_other_and_a_standard_one_as_is() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let url = sqlite_url(dir.path());
     let env = process_env(dir.path(), &url);
-    let mut server = ServerProcess::start(&env, dir.path(), "methods", free_loopback_port());
-    server.wait_ready(Duration::from_secs(60)).await;
+    let server = ServerProcess::serve(&env, dir.path(), "methods").await;
     let http = reqwest::Client::new();
     for m in ["FOO1", "FOO2", "FOO3", "PATCH"] {
         let r = http

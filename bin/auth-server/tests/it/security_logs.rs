@@ -3,8 +3,6 @@
 //! value appears, query strings are not logged, and a client id carrying
 //! CR/LF cannot forge a log line (see docs/reference/operations.md, OWASP ASVS V7 / V16).
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -17,10 +15,9 @@ const FORGED: &str = "FORGED-LOG-LINE-MARKER";
 #[actix_web::test]
 async fn an_attacked_server_logs_no_secret_hash_token_or_authorization_value() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let url = sqlite_url(dir.path());
     let env = process_env(dir.path(), &url);
-    let mut server = ServerProcess::start(&env, dir.path(), "attacked", free_loopback_port());
-    server.wait_ready(Duration::from_secs(60)).await;
+    let mut server = ServerProcess::serve(&env, dir.path(), "attacked").await;
     let http = reqwest::Client::new();
     let base = server.base.clone();
     let post = |path: &str| {

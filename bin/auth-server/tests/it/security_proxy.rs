@@ -60,11 +60,7 @@ async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
     .await;
     // The scheme: plain HTTP is still refused, on OAuth and admin endpoints.
     let r = spoof(s.http.post(s.url("/oauth2/token")))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", SVC_SECRET),
-        ])
+        .form(&client_secret_post("my-service", SVC_SECRET))
         .send()
         .await
         .unwrap();
@@ -123,11 +119,7 @@ async fn a_spoofed_source_does_not_escape_the_failure_throttle() {
                 .post(s.url("/oauth2/token"))
                 .header("X-Forwarded-For", format!("198.51.100.{i}"))
                 .header("Forwarded", format!("for=203.0.113.{i}"))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "my-service"),
-                    ("client_secret", "wrong-secret-value"),
-                ])
+                .form(&client_secret_post("my-service", "wrong-secret-value"))
                 .send()
                 .await
                 .unwrap();
@@ -149,11 +141,7 @@ async fn a_spoofed_source_does_not_escape_the_failure_throttle() {
         .http
         .post(s.url("/oauth2/token"))
         .header("X-Forwarded-For", "192.0.2.99")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", SVC_SECRET),
-        ])
+        .form(&client_secret_post("my-service", SVC_SECRET))
         .send()
         .await
         .unwrap();
@@ -185,16 +173,12 @@ async fn junk_and_conflicting_values_from_a_trusted_proxy_are_ignored() {
             for (k, v) in headers {
                 rb = rb.header(k, v);
             }
-            rb.form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+            rb.form(&client_secret_post("my-service", SVC_SECRET))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }
     };
     // The positive control: a trusted https is honoured.
@@ -261,11 +245,7 @@ async fn wrong_guess(s: &TestServer, headers: &[(&str, String)]) -> (u16, bool) 
         rb = rb.header(*k, v);
     }
     let r = rb
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", "wrong-secret-value"),
-        ])
+        .form(&client_secret_post("my-service", "wrong-secret-value"))
         .send()
         .await
         .unwrap();
@@ -310,11 +290,7 @@ async fn by_default_a_callers_own_forwarded_for_does_not_choose_its_source() {
     let r = s
         .post("/oauth2/token")
         .header("X-Forwarded-For", "198.51.100.78")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "my-service"),
-            ("client_secret", SVC_SECRET),
-        ])
+        .form(&client_secret_post("my-service", SVC_SECRET))
         .send()
         .await
         .unwrap();
@@ -342,16 +318,12 @@ async fn with_the_forwarded_family_the_x_forwarded_headers_are_ignored() {
             for (k, v) in headers {
                 rb = rb.header(k, v);
             }
-            rb.form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+            rb.form(&client_secret_post("my-service", SVC_SECRET))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }
     };
     // The scheme: only `Forwarded: proto=` makes HTTPS.

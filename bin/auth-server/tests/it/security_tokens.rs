@@ -54,16 +54,7 @@ async fn admin_status(s: &TestServer, token: &str) -> (u16, Option<String>) {
 }
 
 async fn introspect(s: &TestServer, token: &str) -> (u16, Value) {
-    let r = s
-        .post("/oauth2/introspect")
-        .form(&[
-            ("client_id", "my-service"),
-            ("client_secret", SVC_SECRET),
-            ("token", token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = introspect_as_service(s, token).await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -112,22 +103,7 @@ async fn forged_tokens_are_refused_by_the_admin_api_and_inactive_for_introspecti
     let (status, body) = post_token(&s.http, &s.base, "my-service", SVC_SECRET).await;
     assert_eq!(status, 200);
     let weak = body["access_token"].as_str().unwrap().to_owned();
-    let admin = {
-        let r = s
-            .post("/oauth2/token")
-            .header(
-                "Authorization",
-                basic_authorization("admin-cli", ADMIN_SECRET),
-            )
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
-        r.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let admin = issue_admin_token(&s.http, &s.base).await;
     assert_eq!(admin_status(&s, &admin).await.0, 200);
     // my-service holds users.read only: no client.read.
     assert_eq!(admin_status(&s, &weak).await.0, 403);
@@ -160,15 +136,7 @@ async fn forged_tokens_are_refused_by_the_admin_api_and_inactive_for_introspecti
         .await;
     }
     // 3. HS256 keyed with what a client can read of our public key.
-    let jwks: Value = s
-        .http
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = s.jwks().await;
     let jwk = jwks["keys"][0].clone();
     let h = json!({"kid": kid});
     for secret in [

@@ -183,7 +183,7 @@ fn check_accepts_the_examples() {
 #[test]
 fn a_signing_key_that_does_not_decrypt_stops_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let url = sqlite_url(dir.path());
     let with_secret = |secret: Option<&str>| -> BTreeMap<String, String> {
         let mut env: BTreeMap<String, String> = [
             ("APP_DATABASE_URL".to_owned(), url.clone()),

@@ -34,11 +34,7 @@ async fn client_secret_post_issues_a_bearer_token() {
         let s = spawn(backend, Spawn::default()).await;
         let r = s
             .post("/oauth2/token")
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "my-service"),
-                ("client_secret", SVC_SECRET),
-            ])
+            .form(&client_secret_post("my-service", SVC_SECRET))
             .send()
             .await
             .unwrap();
@@ -245,20 +241,14 @@ async fn every_authentication_failure_looks_the_same() {
             ),
             (
                 "unknown client",
-                s.post("/oauth2/token").form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "nobody"),
-                    ("client_secret", SVC_SECRET),
-                ]),
+                s.post("/oauth2/token")
+                    .form(&client_secret_post("nobody", SVC_SECRET)),
                 false,
             ),
             (
                 "wrong secret",
-                s.post("/oauth2/token").form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "my-service"),
-                    ("client_secret", "wrong-secret-wrong"),
-                ]),
+                s.post("/oauth2/token")
+                    .form(&client_secret_post("my-service", "wrong-secret-wrong")),
                 false,
             ),
             (
@@ -284,11 +274,8 @@ async fn every_authentication_failure_looks_the_same() {
             ),
             (
                 "registered method is basic",
-                s.post("/oauth2/token").form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "basic-client"),
-                    ("client_secret", BASIC_SECRET),
-                ]),
+                s.post("/oauth2/token")
+                    .form(&client_secret_post("basic-client", BASIC_SECRET)),
                 false,
             ),
             (
@@ -359,11 +346,10 @@ async fn grant_type_scope_and_inactive_account_errors_come_after_authentication(
         }
         let r = s
             .post("/oauth2/token")
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "inactive-client"),
-                ("client_secret", "inactive-secret-0123456789"),
-            ])
+            .form(&client_secret_post(
+                "inactive-client",
+                "inactive-secret-0123456789",
+            ))
             .send()
             .await
             .unwrap();
@@ -444,11 +430,9 @@ async fn a_full_verification_queue_answers_503_not_401() {
     let s = spawn(Backend::Sqlite, opts).await;
     let mut tasks = Vec::new();
     for _ in 0..6 {
-        let req = s.post("/oauth2/token").form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "slow"),
-            ("client_secret", SVC_SECRET),
-        ]);
+        let req = s
+            .post("/oauth2/token")
+            .form(&client_secret_post("slow", SVC_SECRET));
         tasks.push(actix_web::rt::spawn(async move {
             json_of(req.send().await.unwrap()).await
         }));
@@ -472,11 +456,7 @@ async fn a_full_verification_queue_answers_503_not_401() {
     actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     let r = s
         .post("/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "slow"),
-            ("client_secret", SVC_SECRET),
-        ])
+        .form(&client_secret_post("slow", SVC_SECRET))
         .send()
         .await
         .unwrap();

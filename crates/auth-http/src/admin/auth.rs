@@ -71,7 +71,7 @@ async fn extract(req: HttpRequest) -> Result<AdminCaller, Problem> {
         tracing::error!("the admin API is mounted without AppState");
         return Err(Problem::internal());
     };
-    if state.config.require_https && !effective(&req).is_https() {
+    if state.config.require_https && !effective(&req)?.is_https() {
         return Err(Problem::https_required());
     }
     let Some(token) = bearer_token(&req) else {

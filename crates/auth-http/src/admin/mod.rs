@@ -18,11 +18,9 @@ pub mod problem;
 pub mod secrets;
 pub mod service_accounts;
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use auth_domain::Change;
 use auth_service::admin::{Admin, AdminError, Caller};
-use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -30,6 +28,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use self::auth::AdminCaller;
 use self::problem::Problem;
+use crate::body::{self, BodyError};
 use crate::state::AppState;
 
 /// Largest accepted request body (see docs/reference/admin-api.md).
@@ -103,36 +102,18 @@ pub fn failed(state: &AppState) -> impl Fn(AdminError) -> Problem + '_ {
 /// what arrives).
 pub async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     accepted: &[&str],
 ) -> Result<web::Bytes, Problem> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !accepted.iter().any(|a| mime.eq_ignore_ascii_case(a)) {
-        return Err(Problem::unsupported_media_type(&accepted.join(" or ")));
-    }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(Problem::payload_too_large(MAX_BODY_BYTES));
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| Problem::bad_request("the request body could not be read"))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Problem::payload_too_large(MAX_BODY_BYTES));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    body::read_bounded(req, payload, accepted, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::UnsupportedMediaType => {
+                Problem::unsupported_media_type(&accepted.join(" or "))
+            }
+            BodyError::TooLarge => Problem::payload_too_large(MAX_BODY_BYTES),
+            BodyError::Unreadable => Problem::bad_request("the request body could not be read"),
+        })
 }
 
 /// A JSON object body whose members are all among `known` (the rest are

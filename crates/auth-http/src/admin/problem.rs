@@ -236,6 +236,12 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
+impl From<crate::proxy::MiddlewareMissing> for Problem {
+    fn from(_: crate::proxy::MiddlewareMissing) -> Self {
+        Self::internal()
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.status.as_u16(), self.detail)

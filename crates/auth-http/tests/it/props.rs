@@ -12,7 +12,9 @@ use auth_domain::{
 };
 use auth_http::admin::clients::ClientPatch;
 use auth_http::client_auth::{parse_basic_value, parse_form};
-use auth_http::proxy::{resolve, EffectiveRequest, ForwardedHeaders, Forwarding, TrustedProxies};
+use auth_http::forwarded::{
+    resolve, EffectiveRequest, ForwardedHeaders, Forwarding, TrustedProxies,
+};
 use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -239,6 +241,11 @@ fn forwarding_headers() -> impl Strategy<Value = Vec<(usize, Vec<u8>)>> {
     )
 }
 
+/// The header lines of `map` as [`resolve`] takes them.
+fn lines(map: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
+    map.iter().map(|(n, v)| (n.as_str(), v.as_bytes()))
+}
+
 fn header_map(host: &str, headers: &[(usize, Vec<u8>)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     map.insert(
@@ -297,7 +304,7 @@ fn without_forwarding(
     host: &str,
     forwarding: &Forwarding,
 ) -> EffectiveRequest {
-    resolve(peer, own, &header_map(host, &[]), forwarding)
+    resolve(peer, own, lines(&header_map(host, &[])), forwarding)
 }
 
 /// Loopback and 10.0.0.0/8 trusted (an ingress on the cluster network,
@@ -329,7 +336,7 @@ proptest! {
         let forwarding = behind_ingress(family);
         let own = if https { "https" } else { "http" };
         let host = "auth.example:8080";
-        let got = resolve(peer, own, &header_map(host, &headers), &forwarding);
+        let got = resolve(peer, own, lines(&header_map(host, &headers)), &forwarding);
         prop_assert_eq!(got, without_forwarding(peer, own, host, &forwarding));
     }
 
@@ -342,7 +349,7 @@ proptest! {
         let forwarding = Forwarding::default();
         let own = if https { "https" } else { "http" };
         let host = "auth.example:8080";
-        let got = resolve(peer, own, &header_map(host, &headers), &forwarding);
+        let got = resolve(peer, own, lines(&header_map(host, &headers)), &forwarding);
         prop_assert_eq!(got, without_forwarding(peer, own, host, &forwarding));
     }
 
@@ -353,7 +360,7 @@ proptest! {
         family in family(),
     ) {
         let forwarding = behind_ingress(family);
-        let got = resolve(peer, "http", &header_map("auth.example", &headers), &forwarding);
+        let got = resolve(peer, "http", lines(&header_map("auth.example", &headers)), &forwarding);
         prop_assert!(got.scheme == "http" || got.scheme == "https", "{:?}", got);
         prop_assert!(safe_host(&got.host), "unsafe host {:?} from {:?}", got.host, headers);
         prop_assert_eq!(got.peer, peer);
@@ -371,7 +378,7 @@ proptest! {
         let forwarding = behind_ingress(ForwardedHeaders::XForwarded);
         let mut headers = header_map("auth.example", &[]);
         headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_str(&value).unwrap());
-        let got = resolve(peer, "http", &headers, &forwarding);
+        let got = resolve(peer, "http", lines(&headers), &forwarding);
         let left_most = value.split(',').map(str::trim).find(|v| !v.is_empty()).unwrap_or("");
         let want = if left_most.eq_ignore_ascii_case("https") { "https" } else { "http" };
         prop_assert_eq!(got.scheme, want, "{:?}", value);
@@ -389,7 +396,7 @@ proptest! {
             ForwardedHeaders::Forwarded => f,
             ForwardedHeaders::XForwarded => x,
         };
-        prop_assert_eq!(resolve(peer, own, &headers, &forwarding).scheme, want);
+        prop_assert_eq!(resolve(peer, own, lines(&headers), &forwarding).scheme, want);
     }
 
     #[test]
@@ -416,7 +423,7 @@ proptest! {
         if let Ok(v) = HeaderValue::from_bytes(&spoofed_forwarded) {
             headers.append(HeaderName::from_static("forwarded"), v);
         }
-        prop_assert_eq!(resolve(peer, "http", &headers, &forwarding).source, client);
+        prop_assert_eq!(resolve(peer, "http", lines(&headers), &forwarding).source, client);
     }
 
     #[test]
@@ -439,7 +446,7 @@ proptest! {
         headers.append(HeaderName::from_static("forwarded"), HeaderValue::from_str(&chain.join(", ")).unwrap());
         // An X-Forwarded-For the client wrote, passed through untouched.
         headers.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&spoofed_xff).unwrap());
-        prop_assert_eq!(resolve(peer, "http", &headers, &forwarding).source, client);
+        prop_assert_eq!(resolve(peer, "http", lines(&headers), &forwarding).source, client);
     }
 
     #[test]
@@ -448,7 +455,7 @@ proptest! {
         let mut headers = header_map("auth.example", &[]);
         let list: Vec<String> = chain.iter().map(IpAddr::to_string).collect();
         headers.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&list.join(",")).unwrap());
-        prop_assert_eq!(resolve(peer, "http", &headers, &forwarding).source, chain[0]);
+        prop_assert_eq!(resolve(peer, "http", lines(&headers), &forwarding).source, chain[0]);
     }
 }
 
