@@ -263,7 +263,7 @@ bench_db() { # DBNAME URL
     conns=$(python3 -c "import math; print(max(1, math.ceil(float('$target') * ($pause + 0.3) / 1000)))")
     file=$(run_wrk "$db-paced-$alg" "$OUT/run/warm.lua" "$conns" "$pause")
     record "{\"kind\":\"paced\",\"db\":\"$db\",\"alg\":\"$alg\",\"conns\":$conns,\"target_rps\":$target,\"best_rps\":$best,$(parse_wrk "$file")}"
-    record "{\"kind\":\"cache\",\"db\":\"$db\",\"alg\":\"$alg\",\"hits\":$(metric 'verified_secret_cache_total{result="hit"}'),\"misses\":$(metric 'verified_secret_cache_total{result="miss"}')}"
+    record "{\"kind\":\"cache\",\"db\":\"$db\",\"alg\":\"$alg\",\"hits\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="hit"}'),\"misses\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="miss"}')}"
     stop_server
   done
   # Cold: a fresh process per level, every request a client not seen yet.
@@ -271,7 +271,7 @@ bench_db() { # DBNAME URL
     start_server "$SERVER_CPU" "$url" ES256 "$OUT/run/seed-$db.yaml" "$COLD_CLIENTS" "$db-cold-c$conns"
     sleep 1
     file=$(run_wrk "$db-cold-c$conns" "$OUT/run/cold.lua" "$conns")
-    record "{\"kind\":\"cold\",\"db\":\"$db\",\"alg\":\"ES256\",\"conns\":$conns,$(parse_wrk "$file"),\"hits\":$(metric 'verified_secret_cache_total{result="hit"}'),\"misses\":$(metric 'verified_secret_cache_total{result="miss"}'),\"peak_rss_kb\":$(rss_kb VmHWM)}"
+    record "{\"kind\":\"cold\",\"db\":\"$db\",\"alg\":\"ES256\",\"conns\":$conns,$(parse_wrk "$file"),\"hits\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="hit"}'),\"misses\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="miss"}'),\"peak_rss_kb\":$(rss_kb VmHWM)}"
     log "cold $db c=$conns done"
     stop_server
   done

@@ -15,6 +15,7 @@ pub mod oauth_error;
 pub mod ops;
 pub mod proxy;
 pub mod secret_cache;
+pub mod secret_expiry;
 pub mod state;
 pub mod throttle;
 pub mod token;
