@@ -21,6 +21,11 @@
 #       and every request a different client: each one BCrypt-verified);
 #     requests/s, p50/p99 latency, idle and peak RSS, each beside its raw
 #     limit and the ratio.
+#  5. draws the results (scripts/load_charts.py, matplotlib): throughput
+#     and p50/p99 latency against concurrency, per algorithm and database,
+#     into OUT/charts/*.png; docs/benchmarks.md shows a run's pictures
+#     (copied to docs/images/). Redraw from a results file alone with
+#     `python3 scripts/load_charts.py OUT/results.jsonl OUT/charts`.
 #
 # Environment: DURATION (seconds per wrk run, default 6), SERVER_CPU
 # (default 0), LOAD_CPU (default 1), OUT (default target/load), SKIP_PG=1,
@@ -263,7 +268,7 @@ bench_db() { # DBNAME URL
     conns=$(python3 -c "import math; print(max(1, math.ceil(float('$target') * ($pause + 0.3) / 1000)))")
     file=$(run_wrk "$db-paced-$alg" "$OUT/run/warm.lua" "$conns" "$pause")
     record "{\"kind\":\"paced\",\"db\":\"$db\",\"alg\":\"$alg\",\"conns\":$conns,\"target_rps\":$target,\"best_rps\":$best,$(parse_wrk "$file")}"
-    record "{\"kind\":\"cache\",\"db\":\"$db\",\"alg\":\"$alg\",\"hits\":$(metric 'verified_secret_cache_total{result="hit"}'),\"misses\":$(metric 'verified_secret_cache_total{result="miss"}')}"
+    record "{\"kind\":\"cache\",\"db\":\"$db\",\"alg\":\"$alg\",\"hits\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="hit"}'),\"misses\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="miss"}')}"
     stop_server
   done
   # Cold: a fresh process per level, every request a client not seen yet.
@@ -271,7 +276,7 @@ bench_db() { # DBNAME URL
     start_server "$SERVER_CPU" "$url" ES256 "$OUT/run/seed-$db.yaml" "$COLD_CLIENTS" "$db-cold-c$conns"
     sleep 1
     file=$(run_wrk "$db-cold-c$conns" "$OUT/run/cold.lua" "$conns")
-    record "{\"kind\":\"cold\",\"db\":\"$db\",\"alg\":\"ES256\",\"conns\":$conns,$(parse_wrk "$file"),\"hits\":$(metric 'verified_secret_cache_total{result="hit"}'),\"misses\":$(metric 'verified_secret_cache_total{result="miss"}'),\"peak_rss_kb\":$(rss_kb VmHWM)}"
+    record "{\"kind\":\"cold\",\"db\":\"$db\",\"alg\":\"ES256\",\"conns\":$conns,$(parse_wrk "$file"),\"hits\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="hit"}'),\"misses\":$(metric 'auth_server_verified_secret_cache_lookups_total{result="miss"}'),\"peak_rss_kb\":$(rss_kb VmHWM)}"
     log "cold $db c=$conns done"
     stop_server
   done
@@ -390,5 +395,20 @@ for r in rows:
         p(f"| {r['clients']} | {r['new']} | {r['ms']} | {r['cpu_s']:.2f} | {hcpu:.2f} | {r['cpu_s']/hcpu:.2f} | {r['cpu_s']*1000/r['ms']:.2f} |")
 print("\n".join(out))
 EOF
-log "done: $OUT/results.md"
+
+# --- Charts --------------------------------------------------------------------
+# matplotlib comes from Debian (python3-matplotlib), in the system python,
+# which need not be the python3 first on PATH.
+chart_py=python3
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
+  if ! /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+    log "installing python3-matplotlib"
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-matplotlib >&2
+  fi
+  chart_py=/usr/bin/python3
+fi
+"$chart_py" "$ROOT/scripts/load_charts.py" "$RESULTS" "$OUT/charts" "$OUT/machine.txt" >&2
+
+log "done: $OUT/results.md and $OUT/charts/*.png"
 cat "$OUT/results.md"

@@ -221,6 +221,10 @@ metrics:
     enabled: true
     labels:
       release: prometheus
+grafanaDashboard:
+  enabled: true
+  annotations:
+    grafana_folder: Auth
 podDisruptionBudget:
   maxUnavailable: null
   minAvailable: 2

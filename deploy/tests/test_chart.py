@@ -5,6 +5,7 @@ manifests."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 from pathlib import Path
@@ -22,6 +23,7 @@ from conftest import (
     KUBE_VERSIONS,
     NAMESPACE,
     PRODUCTION,
+    REPO,
     SEED_DOC_EXISTING_CONFIGMAP,
     SEED_DOC_HELM_EXAMPLE,
     SEED_DOC_MANAGED_CLIENT,
@@ -396,6 +398,30 @@ def test_service_monitor_scrapes_metrics_on_the_admin_port(render):
     # Without a separate admin port, /metrics is on the main one.
     rendered = render(merge(PRODUCTION, {"admin": {"enabled": False}}))
     assert rendered.one("ServiceMonitor")["spec"]["endpoints"][0]["port"] == "http"
+
+
+def test_grafana_dashboard_is_offered_as_a_configmap_for_the_sidecar(render):
+    def dashboards(rendered):
+        return [cm for cm in rendered.of_kind("ConfigMap") if "grafana_dashboard" in cm["metadata"]["labels"]]
+
+    assert dashboards(render({})) == []
+    rendered = render(PRODUCTION)
+    (cm,) = dashboards(rendered)
+    assert cm["metadata"]["name"] == "auth-dashboard"
+    assert cm["metadata"]["namespace"] == NAMESPACE
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Auth"}
+    # The chart's copy is the dashboard of deploy/grafana, which the Rust
+    # test checks against a running server's /metrics.
+    shipped = json.loads((REPO / "deploy" / "grafana" / "auth-server.json").read_text())
+    assert json.loads(cm["data"]["auth-server.json"]) == shipped
+    assert shipped["uid"] == "auth-server"
+    # Another namespace and label for a sidecar configured otherwise.
+    other = render(merge(PRODUCTION, {"grafanaDashboard": {"namespace": "monitoring", "label": "dashboards", "labelValue": "auth"}}))
+    (cm,) = [c for c in other.of_kind("ConfigMap") if c["metadata"]["name"] == "auth-dashboard"]
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["dashboards"] == "auth"
+    assert "grafana_dashboard" not in cm["metadata"]["labels"]
 
 
 def test_admin_api_has_its_own_port_and_service_port_by_default(render):

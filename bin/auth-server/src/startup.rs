@@ -177,6 +177,13 @@ pub fn prepare_with(
         Arc::new(hasher),
         enc,
     ));
+    state
+        .metrics
+        .set_build_info(env!("CARGO_PKG_VERSION"), env!("AUTH_SERVER_GIT_COMMIT"));
+    state
+        .metrics
+        .set_db_pool_max_connections(config.database_pool_size);
+    auth_http::secret_expiry::spawn_refresher(&state, auth_http::secret_expiry::REFRESH_EVERY);
     let listener = match listener {
         Some(l) => l,
         None => TcpListener::bind(config.bind).map_err(|e| StartupError::Bind {

@@ -339,16 +339,7 @@ async fn access_log(
         "request"
     );
     if let Some(state) = state {
-        let status = status.to_string();
-        state.metrics.inc(
-            "http_requests_total",
-            &[("route", &route), ("method", method), ("status", &status)],
-        );
-        state.metrics.observe(
-            "http_request_duration_seconds",
-            &[("route", &route)],
-            elapsed,
-        );
+        state.metrics.http_request(route, method, status, elapsed);
     }
     Ok(res)
 }

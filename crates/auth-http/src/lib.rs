@@ -15,6 +15,7 @@ pub mod metrics;
 pub(crate) mod oauth_error;
 pub(crate) mod ops;
 pub mod proxy;
+pub mod secret_expiry;
 pub mod state;
 pub mod token;
 

@@ -37,29 +37,15 @@ fn unavailable(status: &str) -> HttpResponse {
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (connections, idle) = (state.repos.pool_state)();
-    let gauges = [
-        (
-            "secret_verify_in_flight",
-            "Secret verifications running now",
-            state.auth.verify_pool().in_flight() as f64,
-        ),
-        (
-            "secret_verify_queued",
-            "Secret verifications waiting for a slot",
-            state.auth.verify_pool().queued() as f64,
-        ),
-        (
-            "db_pool_connections",
-            "Open database connections",
-            f64::from(connections),
-        ),
-        (
-            "db_pool_idle_connections",
-            "Idle database connections",
-            f64::from(idle),
-        ),
-    ];
+    let now = crate::metrics::Scrape {
+        verifications_in_flight: state.auth.verify_pool().in_flight(),
+        verifications_queued: state.auth.verify_pool().queued(),
+        verifications_max_in_flight: state.config.secret_verify_concurrency,
+        verifications_max_queued: state.config.secret_verify_queue,
+        pool_connections: connections,
+        pool_idle_connections: idle,
+    };
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&gauges))
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(state.metrics.render(now))
 }

@@ -45,9 +45,7 @@ pub async fn token(
         Ok(_) => "issued",
         Err(e) => e.code(),
     };
-    state
-        .metrics
-        .inc("token_requests_total", &[("outcome", label)]);
+    state.metrics.token_request(label);
     match outcome {
         Ok(r) => r,
         Err(e) => e.response(),

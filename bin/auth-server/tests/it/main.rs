@@ -23,6 +23,7 @@ mod faults_replicas;
 mod faults_sqlite;
 mod oauth_endpoints;
 mod ops_housekeeping;
+mod ops_metrics;
 mod perf_cache;
 mod perf_hash_upgrade;
 mod perf_load_shedding;

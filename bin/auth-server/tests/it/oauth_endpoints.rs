@@ -476,14 +476,14 @@ async fn metrics_show_requests_outcomes_verifications_cache_hits_and_the_pool() 
     assert_eq!(r.status(), 401);
     let text = metrics_text(&s).await;
     for needle in [
-        "http_requests_total{route=\"/oauth2/token\",method=\"POST\",status=\"200\"} 2",
-        "token_requests_total{outcome=\"issued\"} 2",
-        "token_requests_total{outcome=\"invalid_client\"} 1",
-        "verified_secret_cache_total{result=\"hit\"} 1",
-        "secret_verification_duration_seconds_count",
-        "http_request_duration_seconds_bucket",
-        "db_pool_connections",
-        "secret_verify_in_flight",
+        "auth_server_http_requests_total{route=\"/oauth2/token\",method=\"POST\",status=\"200\"} 2",
+        "auth_server_token_requests_total{outcome=\"issued\"} 2",
+        "auth_server_token_requests_total{outcome=\"invalid_client\"} 1",
+        "auth_server_verified_secret_cache_lookups_total{result=\"hit\"} 1",
+        "auth_server_secret_verification_duration_seconds_count",
+        "auth_server_http_request_duration_seconds_bucket",
+        "auth_server_db_pool_connections",
+        "auth_server_secret_verifications_in_flight",
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
@@ -506,9 +506,10 @@ async fn rotation_and_deletion_on_one_replica_reach_the_other_at_once_despite_th
         b.token("my-service", SVC_SECRET, Creds::Post).await;
         b.token("my-service", SVC_SECRET, Creds::Post).await;
         assert_eq!(
-            b.state
-                .metrics
-                .counter("verified_secret_cache_total", &[("result", "hit")]),
+            b.state.metrics.counter(
+                "auth_server_verified_secret_cache_lookups_total",
+                &[("result", "hit")]
+            ),
             1
         );
         // Rotate on A, then delete the previous slot on A.

@@ -1,5 +1,5 @@
 //! The verified-secret cache (issue 6): a repeated login skips BCrypt (the
-//! `verified_secret_cache_total` metric proves it), and every change that
+//! `auth_server_verified_secret_cache_lookups_total` metric proves it), and every change that
 //! stops a secret — rotation out of both slots, deletion of a slot or of the
 //! client, expiry, the end of the grace window — takes effect on the very
 //! next request, cached or not. Failures are never cached.
@@ -11,15 +11,17 @@ use crate::admin_support::*;
 use crate::common::*;
 
 fn hits(s: &TestServer) -> u64 {
-    s.state
-        .metrics
-        .counter("verified_secret_cache_total", &[("result", "hit")])
+    s.state.metrics.counter(
+        "auth_server_verified_secret_cache_lookups_total",
+        &[("result", "hit")],
+    )
 }
 
 fn misses(s: &TestServer) -> u64 {
-    s.state
-        .metrics
-        .counter("verified_secret_cache_total", &[("result", "miss")])
+    s.state.metrics.counter(
+        "auth_server_verified_secret_cache_lookups_total",
+        &[("result", "miss")],
+    )
 }
 
 /// Asserts the outcome of one login and whether it was answered from the
@@ -114,7 +116,7 @@ async fn logins_hit_the_cache_until_rotation_or_deletion_stops_the_secret() {
         let text = metrics_text(&s).await;
         assert!(
             text.contains(&format!(
-                "verified_secret_cache_total{{result=\"hit\"}} {}",
+                "auth_server_verified_secret_cache_lookups_total{{result=\"hit\"}} {}",
                 hits(&s)
             )),
             "{text}"
@@ -166,7 +168,7 @@ async fn expiry_and_the_end_of_grace_stop_a_cached_secret_on_the_next_request() 
 fn shared(s: &TestServer) -> u64 {
     s.state
         .metrics
-        .counter("secret_verifications_shared_total", &[])
+        .counter("auth_server_secret_verifications_shared_total", &[])
 }
 
 /// Sends one token request per secret, all at once; returns which

@@ -47,9 +47,10 @@ fn options() -> Spawn {
 }
 
 fn upgrades(s: &TestServer, outcome: &str) -> u64 {
-    s.state
-        .metrics
-        .counter("secret_hash_upgrades_total", &[("outcome", outcome)])
+    s.state.metrics.counter(
+        "auth_server_secret_hash_upgrades_total",
+        &[("outcome", outcome)],
+    )
 }
 
 fn current_hash(c: &Client) -> String {
@@ -139,10 +140,10 @@ async fn weaker_hashes_are_upgraded_on_login_and_the_etag_stays() {
             assert!(authenticates(&replica, id, SECRET).await, "{id}");
         }
         assert_eq!(
-            replica
-                .state
-                .metrics
-                .counter("verified_secret_cache_total", &[("result", "hit")]),
+            replica.state.metrics.counter(
+                "auth_server_verified_secret_cache_lookups_total",
+                &[("result", "hit")]
+            ),
             0
         );
         assert_eq!(upgrades(&replica, "stored"), 0, "nothing left to upgrade");

@@ -183,7 +183,7 @@ async fn health_and_admin_answer_promptly_while_wrong_secrets_flood_the_token_en
     assert!(
         s.state
             .metrics
-            .counter("secret_verifications_rejected_total", &[])
+            .counter("auth_server_secret_verifications_rejected_total", &[])
             >= unavailable
     );
 

@@ -122,7 +122,7 @@ async fn failures_from_many_sources_reach_the_per_client_limit() {
 async fn verifications(s: &TestServer) -> u64 {
     let text = metrics_text(s).await;
     text.lines()
-        .find_map(|l| l.strip_prefix("secret_verification_duration_seconds_count "))
+        .find_map(|l| l.strip_prefix("auth_server_secret_verification_duration_seconds_count "))
         .map_or(0, |v| v.trim().parse().unwrap())
 }
 

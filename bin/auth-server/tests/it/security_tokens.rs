@@ -261,9 +261,10 @@ async fn unknown_key_ids_wait_without_blocking_threads_and_share_one_reload_per_
     // authentication does not dominate.
     assert_eq!(introspect(&s, &real).await.1["active"], true);
     let reloads = |s: &TestServer| {
-        s.state
-            .metrics
-            .counter("signing_key_reloads_total", &[("cause", "unknown_kid")])
+        s.state.metrics.counter(
+            "auth_server_signing_key_reloads_total",
+            &[("cause", "unknown_kid")],
+        )
     };
     let blocking_before = s.state.auth.blocking_token_checks();
     let reloads_before = reloads(&s);
