@@ -12,6 +12,7 @@ mod claims;
 mod encryption;
 mod error;
 mod keys;
+mod validate;
 
 pub use alg::SigningAlg;
 pub use claims::{jti_incarnation, AccessTokenClaims};
@@ -21,3 +22,4 @@ pub use keys::{
     generate_key, KeyRing, KeyState, ACCESS_TOKEN_TYPE, MAX_ISSUED_AHEAD, MAX_TOKEN_LIFETIME,
     RETIRED_KEY_WINDOW,
 };
+pub use validate::{header_kid, verify_access_token, PublicKey, Validation, MAX_LEEWAY};
