@@ -23,3 +23,11 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast "$@"
 fi
+
+# auth-verify, the crate for resource servers, builds with each feature
+# alone, and the snippets of docs/resource-servers.md compile.
+if [ "$#" -eq 0 ]; then
+  cargo build -p auth-verify --no-default-features
+  cargo build -p auth-verify --no-default-features --features actix
+  cargo test -p auth-verify --doc --features actix
+fi

@@ -1,7 +1,8 @@
 //! The server's published keys, cached.
 //!
-//! - Keys are fresh for the JWKS response's `Cache-Control: max-age` (or
-//!   [`crate::VerifierBuilder::key_ttl`] without one), capped at a day.
+//! - Keys are fresh for the JWKS response's `Cache-Control: max-age` when
+//!   it is shorter than [`crate::VerifierBuilder::key_ttl`], else for that
+//!   TTL (and at least one refetch interval, at most a day).
 //! - A token naming an unknown `kid` makes the cache fetch again, at most
 //!   once per refetch interval: concurrent requests wait for the one fetch
 //!   instead of starting their own, so a flood of made-up `kid`s costs the
@@ -132,7 +133,14 @@ impl KeyCache {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         match (self.fetch)().await {
             Ok(fetched) => {
-                let fresh_for = fetched.max_age.unwrap_or(self.timing.ttl).min(MAX_FRESH);
+                // `max-age` may shorten the configured TTL, never lengthen
+                // it; and keys stay fresh at least one refetch interval, so
+                // that an expiry is always allowed to fetch.
+                let fresh_for = fetched
+                    .max_age
+                    .map_or(self.timing.ttl, |age| age.min(self.timing.ttl))
+                    .max(self.timing.refetch_interval)
+                    .min(MAX_FRESH);
                 let keys = fetched
                     .keys
                     .into_iter()
@@ -275,7 +283,7 @@ mod tests {
     #[tokio::test]
     async fn max_age_decides_freshness() {
         let (f, fetch) = fake(&["a"], Duration::ZERO, Some(Duration::from_millis(100)));
-        let cache = KeyCache::new(fetch, timing(60_000, 0, 0));
+        let cache = KeyCache::new(fetch, timing(60_000, 10, 0));
         for _ in 0..5 {
             assert!(cache.key("a").await.is_ok());
         }
@@ -308,6 +316,16 @@ mod tests {
         f.down.store(true, Ordering::SeqCst);
         let cache = KeyCache::new(fetch, timing(100, 0, 60_000));
         assert_eq!(cache.key("a").await.unwrap_err(), Error::KeysUnavailable);
+    }
+
+    #[tokio::test]
+    async fn a_max_age_longer_than_the_ttl_does_not_extend_it() {
+        let (f, fetch) = fake(&["a"], Duration::ZERO, Some(Duration::from_secs(3600)));
+        let cache = KeyCache::new(fetch, timing(100, 10, 0));
+        assert!(cache.key("a").await.is_ok());
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(cache.key("a").await.is_ok());
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

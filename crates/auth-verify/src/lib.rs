@@ -36,3 +36,9 @@ pub mod actix;
 pub use claims::Claims;
 pub use error::{ConfigError, Error};
 pub use verifier::{ClientAuth, Verifier, VerifierBuilder};
+
+// The guide's snippets are compiled as doc tests (`cargo test -p
+// auth-verify --doc --features actix`), so it cannot drift from the API.
+#[cfg(all(doctest, feature = "actix"))]
+#[doc = include_str!("../../../docs/resource-servers.md")]
+pub struct ResourceServersGuide;

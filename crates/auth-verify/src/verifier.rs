@@ -35,11 +35,11 @@ pub enum ClientAuth {
     Post,
 }
 
+/// Introspection settings; `credentials` turns the mode on.
 #[derive(Clone)]
 struct Introspection {
+    credentials: Option<(String, String)>,
     endpoint: Option<String>,
-    client_id: String,
-    client_secret: String,
     auth: ClientAuth,
     cache_for: Duration,
 }
@@ -55,7 +55,7 @@ pub struct VerifierBuilder {
     refetch_interval: Duration,
     stale_for: Duration,
     timeout: Duration,
-    introspection: Option<Introspection>,
+    introspection: Introspection,
     http: Option<reqwest::Client>,
 }
 
@@ -68,7 +68,7 @@ impl fmt::Debug for VerifierBuilder {
             .field("leeway", &self.leeway)
             .field(
                 "introspection_client",
-                &self.introspection.as_ref().map(|i| &i.client_id),
+                &self.introspection.credentials.as_ref().map(|(id, _)| id),
             )
             .finish_non_exhaustive()
     }
@@ -96,8 +96,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// How long keys stay fresh when the JWKS response has no
-    /// `Cache-Control: max-age` (default 5 minutes).
+    /// How long keys stay fresh (default 5 minutes); a shorter
+    /// `Cache-Control: max-age` on the JWKS response wins (the server sends
+    /// 60 s).
     pub fn key_ttl(mut self, ttl: Duration) -> Self {
         self.key_ttl = ttl;
         self
@@ -141,30 +142,20 @@ impl VerifierBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
-        self.introspection = Some(Introspection {
-            endpoint: self.introspection.and_then(|i| i.endpoint),
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
-            auth: ClientAuth::Basic,
-            cache_for: Duration::from_secs(10),
-        });
+        self.introspection.credentials = Some((client_id.into(), client_secret.into()));
         self
     }
 
     /// The introspection endpoint: default `{issuer}/oauth2/introspect`,
     /// or what [`Self::discover`] finds.
     pub fn introspection_endpoint(mut self, url: impl Into<String>) -> Self {
-        if let Some(i) = &mut self.introspection {
-            i.endpoint = Some(url.into());
-        }
+        self.introspection.endpoint = Some(url.into());
         self
     }
 
     /// How the service's client authenticates (default Basic).
     pub fn introspection_auth(mut self, auth: ClientAuth) -> Self {
-        if let Some(i) = &mut self.introspection {
-            i.auth = auth;
-        }
+        self.introspection.auth = auth;
         self
     }
 
@@ -172,9 +163,7 @@ impl VerifierBuilder {
     /// (default 10 s; never past the token's `exp`). A revocation takes
     /// up to this long to be noticed.
     pub fn introspection_cache(mut self, period: Duration) -> Self {
-        if let Some(i) = &mut self.introspection {
-            i.cache_for = period;
-        }
+        self.introspection.cache_for = period;
         self
     }
 
@@ -205,10 +194,8 @@ impl VerifierBuilder {
         if self.jwks_url.is_none() {
             self.jwks_url = Some(member("jwks_uri").ok_or_else(|| fail("no jwks_uri"))?);
         }
-        if let Some(i) = &mut self.introspection {
-            if i.endpoint.is_none() {
-                i.endpoint = member("introspection_endpoint");
-            }
+        if self.introspection.endpoint.is_none() {
+            self.introspection.endpoint = member("introspection_endpoint");
         }
         self.http = Some(http);
         Ok(self)
@@ -243,21 +230,21 @@ impl VerifierBuilder {
         if !is_http_url(&jwks_url) {
             return Err(ConfigError::Url("the JWKS URL"));
         }
-        let introspection = match self.introspection {
-            Some(i) => {
-                let endpoint = i
+        let settings = self.introspection;
+        let introspection = match settings.credentials {
+            Some((client_id, client_secret)) => {
+                let endpoint = settings
                     .endpoint
-                    .clone()
                     .unwrap_or_else(|| format!("{}/oauth2/introspect", self.issuer));
                 if !is_http_url(&endpoint) {
                     return Err(ConfigError::Url("the introspection endpoint"));
                 }
                 Some(Introspector {
                     endpoint,
-                    client_id: i.client_id,
-                    client_secret: i.client_secret,
-                    auth: i.auth,
-                    cache_for: i.cache_for,
+                    client_id,
+                    client_secret,
+                    auth: settings.auth,
+                    cache_for: settings.cache_for,
                     answers: Mutex::new(HashMap::new()),
                 })
             }
@@ -476,7 +463,12 @@ impl Verifier {
             refetch_interval: Duration::from_secs(30),
             stale_for: Duration::from_secs(600),
             timeout: Duration::from_secs(5),
-            introspection: None,
+            introspection: Introspection {
+                credentials: None,
+                endpoint: None,
+                auth: ClientAuth::Basic,
+                cache_for: Duration::from_secs(10),
+            },
             http: None,
         }
     }
