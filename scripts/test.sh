@@ -27,7 +27,7 @@ fi
 # auth-verify, the crate for resource servers, builds with each feature
 # alone, and the snippets of docs/resource-servers.md compile.
 if [ "$#" -eq 0 ]; then
-  cargo build -p auth-verify --no-default-features
-  cargo build -p auth-verify --no-default-features --features actix
+  cargo check -p auth-verify --no-default-features
+  cargo check -p auth-verify --no-default-features --features actix
   cargo test -p auth-verify --doc --features actix
 fi
