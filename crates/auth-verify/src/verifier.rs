@@ -22,7 +22,7 @@ const MAX_TOKEN_BYTES: usize = 16 * 1024;
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// Introspection answers remembered at once; beyond it, expired ones are
 /// dropped, and if none has expired, all are.
-const MAX_INTROSPECTION_ENTRIES: usize = 10_000;
+const MAX_REMEMBERED_ANSWERS: usize = 10_000;
 
 /// How this service authenticates to the introspection endpoint: the
 /// method its client is registered with.
@@ -204,8 +204,12 @@ impl VerifierBuilder {
     fn client(&self) -> Result<reqwest::Client, ConfigError> {
         match &self.http {
             Some(c) => Ok(c.clone()),
+            // Keys are fetched a few times an hour: an idle connection
+            // kept longer than servers keep theirs (actix-web: 5 s) would
+            // be found closed at the next fetch.
             None => reqwest::Client::builder()
                 .timeout(self.timeout)
+                .pool_idle_timeout(Duration::from_secs(4))
                 .build()
                 .map_err(|e| ConfigError::Http(e.to_string())),
         }
@@ -293,11 +297,16 @@ fn jwks_fetch(http: reqwest::Client, url: String) -> Fetch {
     Arc::new(move || {
         let (http, url) = (http.clone(), url.clone());
         Box::pin(async move {
-            let response = http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
+            // One retry: a GET is safe to repeat, and a connection the
+            // server closed just as it was reused fails the first try.
+            let response = match http.get(&url).send().await {
+                Ok(r) => r,
+                Err(_) => http
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| format!("GET {url}: {}", e.without_url()))?,
+            };
             if !response.status().is_success() {
                 return Err(format!("GET {url}: status {}", response.status()));
             }
@@ -404,9 +413,9 @@ impl Introspector {
             .and_then(Value::as_bool)
             .ok_or(Error::IntrospectionUnavailable)?;
         let mut answers = self.lock();
-        if answers.len() >= MAX_INTROSPECTION_ENTRIES {
+        if answers.len() >= MAX_REMEMBERED_ANSWERS {
             answers.retain(|_, (_, until)| now < *until);
-            if answers.len() >= MAX_INTROSPECTION_ENTRIES {
+            if answers.len() >= MAX_REMEMBERED_ANSWERS {
                 answers.clear();
             }
         }

@@ -69,8 +69,15 @@ async fn basic_token(s: &TestServer) -> String {
         .to_owned()
 }
 
+/// A token of `my-service` (data.read through its ANALYST role). A new
+/// connection each time: the tests pause longer than the server keeps an
+/// idle one.
 async fn svc_token(s: &TestServer) -> String {
-    let (status, body) = post_token(&s.http, &s.base, "my-service", SVC_SECRET).await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let (status, body) = post_token(&http, &s.base, "my-service", SVC_SECRET).await;
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().unwrap().to_owned()
 }
