@@ -26,3 +26,11 @@ fi
 
 # The embedding example (README "Embed it") must keep running.
 cargo run -q -p auth-service --example embedded
+
+# auth-verify, the crate for resource servers, builds with each feature
+# alone, and the snippets of docs/resource-servers.md compile.
+if [ "$#" -eq 0 ]; then
+  cargo check -p auth-verify --no-default-features
+  cargo check -p auth-verify --no-default-features --features actix
+  cargo test -p auth-verify --doc --features actix
+fi

@@ -59,6 +59,11 @@ pub enum TokenError {
     /// Claims handed to `AccessTokenClaims::build` contradict each other.
     #[error("{0}")]
     InvalidClaims(String),
+
+    /// A published key (a JWKS entry) is not one a token of ours can be
+    /// verified with. The text is a fixed description, never the key.
+    #[error("unusable JWKS key: {0}")]
+    InvalidJwk(String),
 }
 
 impl TokenError {
@@ -121,4 +126,9 @@ pub enum VerifyError {
     /// `iat` is more than [`crate::MAX_ISSUED_AHEAD`] in the future.
     #[error("the token claims to be issued in the future")]
     IssuedInFuture,
+
+    /// `aud` differs from the audience the verifier expects (the server
+    /// itself never asks for one).
+    #[error("the token was issued for another audience")]
+    WrongAudience,
 }

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use josekit::jws::{self, JwsHeader, JwsSigner, JwsVerifier};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use auth_domain::{truncate_ms, NewSigningKey, StoredSigningKey};
@@ -17,6 +16,7 @@ use crate::alg::SigningAlg;
 use crate::claims::{random_id, AccessTokenClaims};
 use crate::encryption::KeyEncryption;
 use crate::error::{TokenError, VerifyError};
+use crate::validate::{header_kid, verify_access_token, Validation};
 
 /// The JWS `typ` of an RFC 9068 access token.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -257,63 +257,12 @@ impl KeyRing {
         if verifier.verifies_until.is_some_and(|until| until <= now) {
             return Err(VerifyError::RetiredKey);
         }
-        let (payload, header) = jws::deserialize_compact(token, verifier.verifier.as_ref())
-            .map_err(|_| VerifyError::BadSignature)?;
-        if !is_access_token_type(header.token_type()) {
-            return Err(VerifyError::WrongType);
-        }
-        let claims: AccessTokenClaims =
-            serde_json::from_slice(&payload).map_err(|_| VerifyError::MalformedClaims)?;
-        let now_nanos = now.unix_timestamp_nanos();
-        if seconds_to_nanos(claims.exp) <= now_nanos {
-            return Err(VerifyError::Expired);
-        }
-        if seconds_to_nanos(claims.nbf) > now_nanos {
-            return Err(VerifyError::NotYetValid);
-        }
-        if i128::from(claims.exp) - i128::from(claims.iat)
-            > i128::from(MAX_TOKEN_LIFETIME.whole_seconds())
-        {
-            return Err(VerifyError::LifetimeTooLong);
-        }
-        if seconds_to_nanos(claims.iat) > now_nanos + MAX_ISSUED_AHEAD.whole_nanoseconds() {
-            return Err(VerifyError::IssuedInFuture);
-        }
-        if let Some(expected) = expected_issuer {
-            if claims.iss != expected {
-                return Err(VerifyError::WrongIssuer);
-            }
-        }
-        Ok(claims)
-    }
-}
-
-fn seconds_to_nanos(seconds: i64) -> i128 {
-    i128::from(seconds) * 1_000_000_000
-}
-
-/// RFC 9068 §4 names `at+jwt`; RFC 7515 §4.1.9 lets the `application/`
-/// prefix be dropped or kept and compares media types case-insensitively.
-fn is_access_token_type(typ: Option<&str>) -> bool {
-    let Some(typ) = typ else { return false };
-    let lower = typ.to_ascii_lowercase();
-    lower == ACCESS_TOKEN_TYPE || lower == "application/at+jwt"
-}
-
-/// The `kid` of a compact JWS's header, read before any key is chosen.
-pub fn header_kid(token: &str) -> Option<String> {
-    let mut parts = token.split('.');
-    let header = parts.next()?;
-    if parts.count() != 2 {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()?;
-    let header: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
-    match header.get("kid") {
-        Some(Value::String(kid)) => Some(kid.clone()),
-        _ => None,
+        verify_access_token(
+            token,
+            verifier.verifier.as_ref(),
+            now,
+            &Validation::server(expected_issuer),
+        )
     }
 }
 
@@ -333,6 +282,8 @@ impl fmt::Debug for KeyRing {
 mod tests {
     use auth_domain::{ClientId, ClientSettings, ClientType, NewClient, ScopeSet, SecretSlots};
     use auth_domain::{Secret, ServiceAccount};
+    use base64::Engine as _;
+    use serde_json::Map;
     use time::Duration;
 
     use super::*;

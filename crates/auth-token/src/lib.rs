@@ -12,12 +12,14 @@ mod claims;
 mod encryption;
 mod error;
 mod keys;
+mod validate;
 
 pub use alg::SigningAlg;
 pub use claims::{jti_incarnation, AccessTokenClaims};
 pub use encryption::{KeyEncryption, MIN_SECRET_BYTES};
 pub use error::{TokenError, VerifyError};
 pub use keys::{
-    generate_key, header_kid, KeyRing, KeyState, ACCESS_TOKEN_TYPE, MAX_ISSUED_AHEAD,
-    MAX_TOKEN_LIFETIME, RETIRED_KEY_WINDOW,
+    generate_key, KeyRing, KeyState, ACCESS_TOKEN_TYPE, MAX_ISSUED_AHEAD, MAX_TOKEN_LIFETIME,
+    RETIRED_KEY_WINDOW,
 };
+pub use validate::{header_kid, verify_access_token, PublicKey, Validation, MAX_LEEWAY};

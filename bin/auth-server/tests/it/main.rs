@@ -29,6 +29,7 @@ mod perf_hash_upgrade;
 mod perf_load_shedding;
 mod readme;
 mod replicas;
+mod resource_server;
 mod security_config;
 mod security_input;
 mod security_key_lifetime;
