@@ -1,8 +1,8 @@
 //! The auth-server's HTTP surface on actix-web: the OAuth endpoints of
 //! docs/reference/token-endpoint.md and docs/reference/endpoints.md, the proxy-header middleware of docs/reference/proxy.md, the operations endpoints of docs/reference/operations.md,
 //! and the `Application` that binds and runs them. Only this crate knows
-//! status codes and headers; it reaches storage only through the
-//! auth-domain ports and tokens only through auth-token.
+//! status codes and headers; the rules behind the OAuth endpoints are
+//! `auth_service`'s, which it calls and whose errors it maps.
 
 pub mod admin;
 pub mod app;

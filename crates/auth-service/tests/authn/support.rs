@@ -168,6 +168,33 @@ impl Fixture {
         ClientRepository::delete(&self.store, &id, &event("client.delete", &id)).unwrap();
     }
 
+    /// Applies seed files with these contents; every client's secret is
+    /// `SECRET`.
+    pub fn seed(&self, clients: &str, service_accounts: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let (clients_file, accounts_file) = (
+            dir.path().join("clients.yaml"),
+            dir.path().join("service-accounts.yaml"),
+        );
+        std::fs::write(&clients_file, clients).unwrap();
+        std::fs::write(&accounts_file, service_accounts).unwrap();
+        auth_seed::apply(
+            &self.store,
+            &auth_seed::SeedSources {
+                clients: Some(clients_file),
+                service_accounts: Some(accounts_file),
+            },
+            &|_| Some(SECRET.to_owned()),
+            &auth_seed::SeedRules {
+                min_secret_len: 16,
+                policy: self.policy,
+            },
+            self.hasher.as_ref(),
+            auth_domain::now_ms(),
+        )
+        .unwrap();
+    }
+
     /// A second service over the same store, as another replica.
     pub fn replica(&self) -> Arc<AuthService> {
         Arc::new(AuthService::new(

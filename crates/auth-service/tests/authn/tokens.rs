@@ -110,6 +110,42 @@ async fn the_grant_type_and_the_scope_are_checked_after_authentication() {
 }
 
 #[tokio::test]
+async fn a_linked_account_puts_its_permissions_in_the_token_unless_inactive() {
+    for (backend, store, _guard) in backends() {
+        let f = Fixture::new(&store);
+        f.seed(
+            "clients:\n  confidential:\n    - client_id: linked\n      client_secret_env_var_name: S\n    - client_id: dormant\n      client_secret_env_var_name: S\n",
+            "serviceAccounts:\n  - id: svc-linked\n    clientId: linked\n    roles: [USER]\n  - id: svc-dormant\n    clientId: dormant\n    active: false\n",
+        );
+        let linked = basic("linked", SECRET);
+        let issued = f
+            .service
+            .issue_token(request(&linked, None))
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        let claims = f
+            .service
+            .verify_token(&issued.access_token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claims.sub, "svc-linked", "{backend}");
+        assert_eq!(claims.roles, Some(vec!["USER".to_owned()]), "{backend}");
+        assert!(claims.permissions.is_some(), "{backend}");
+        match f
+            .service
+            .issue_token(request(&basic("dormant", SECRET), None))
+            .await
+        {
+            Err(OAuthError::UnauthorizedClient(d)) => {
+                assert!(d.contains("inactive"), "{backend}: {d}");
+            }
+            other => panic!("{backend}: expected unauthorized_client, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_revoked_token_no_longer_verifies_and_only_its_client_may_revoke_it() {
     for (backend, store, _guard) in backends() {
         let f = Fixture::new(&store);
