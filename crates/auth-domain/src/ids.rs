@@ -5,9 +5,6 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(String);
-
 /// Why a string is not a valid client or service-account id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -37,66 +34,54 @@ fn check_id(s: &str) -> Result<(), IdError> {
     Ok(())
 }
 
-impl ClientId {
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        check_id(s)?;
-        Ok(Self(s.to_owned()))
-    }
+/// An id type holding a string that passed [`check_id`].
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                check_id(s)?;
+                Ok(Self(s.to_owned()))
+            }
 
-    pub fn into_string(self) -> String {
-        self.0
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
 }
 
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+id_type!(
+    /// A client's id.
+    ClientId
+);
 
-impl AsRef<str> for ClientId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A service account's id. Accounts are stored and looked up by plain
-/// strings (an id that cannot be valid is simply never found); this type is
-/// what a new account's id must pass, whether it comes from a seed file or
-/// from the admin API.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServiceAccountId(String);
-
-impl ServiceAccountId {
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        check_id(s)?;
-        Ok(Self(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl fmt::Display for ServiceAccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for ServiceAccountId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
+id_type!(
+    /// A service account's id. Accounts are stored and looked up by plain
+    /// strings (an id that cannot be valid is simply never found); this type
+    /// is what a new account's id must pass, whether it comes from a seed
+    /// file or from the admin API.
+    ServiceAccountId
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,8 +2,8 @@
 
 use auth_domain::catalogue::perms;
 use auth_domain::{
-    Client, ClientId, ClientSettings, ClientType, NewClient, SecretSlots, SettingsError,
-    SettingsPatch, StoreError,
+    Client, ClientId, ClientSettings, ClientType, NewAuditEvent, NewClient, SecretSlots,
+    SettingsError, SettingsPatch, StoreError,
 };
 
 use super::{client_id, unknown_client, Admin, AdminError, Caller, Parsed};
@@ -104,23 +104,10 @@ impl Admin {
         let id = client_id(id)?;
         let client = self.find_client(&id).await?;
         let settings = patched_settings(&client, &patch?)?;
-        let event = Self::change_event(caller, "client.update", "client", id.as_str());
-        let who = caller.clone();
-        let target = id.clone();
-        let result = self
-            .blocking(move |a| {
-                a.no_escalation_for_client(&who, &client)?;
-                a.repos
-                    .clients
-                    .update_settings(&target, &settings, &event)
-                    .map_err(|e| match e {
-                        StoreError::NotFound => unknown_client(),
-                        other => AdminError::from_store(other),
-                    })
-            })
-            .await;
-        self.audited(caller, "client.update", "client", id.as_str(), result)
-            .await
+        self.change_client(caller, client, "client.update", move |a, id, event| {
+            a.repos.clients.update_settings(id, &settings, event)
+        })
+        .await
     }
 
     /// Deletes a client (`client.write`): it is unlinked from its service
@@ -129,22 +116,39 @@ impl Admin {
         caller.require(perms::CLIENT_WRITE)?;
         let id = client_id(id)?;
         let client = self.find_client(&id).await?;
-        let event = Self::change_event(caller, "client.delete", "client", id.as_str());
+        self.change_client(caller, client, "client.delete", |a, id, event| {
+            a.repos.clients.delete(id, event)
+        })
+        .await
+    }
+
+    /// Applies the rule against escalation to a change of `client`, then
+    /// makes it with `write` (which commits the audit event with it), and
+    /// audits the outcome as `action`. Blocking work runs off the task.
+    async fn change_client<T, W>(
+        &self,
+        caller: &Caller,
+        client: Client,
+        action: &'static str,
+        write: W,
+    ) -> Result<T, AdminError>
+    where
+        T: Send + 'static,
+        W: FnOnce(&Admin, &ClientId, &NewAuditEvent) -> Result<T, StoreError> + Send + 'static,
+    {
+        let id = client.id.clone();
+        let event = Self::change_event(caller, action, "client", id.as_str());
         let who = caller.clone();
-        let target = id.clone();
         let result = self
             .blocking(move |a| {
                 a.no_escalation_for_client(&who, &client)?;
-                a.repos
-                    .clients
-                    .delete(&target, &event)
-                    .map_err(|e| match e {
-                        StoreError::NotFound => unknown_client(),
-                        other => AdminError::from_store(other),
-                    })
+                write(a, &client.id, &event).map_err(|e| match e {
+                    StoreError::NotFound => unknown_client(),
+                    other => AdminError::from_store(other),
+                })
             })
             .await;
-        self.audited(caller, "client.delete", "client", id.as_str(), result)
+        self.audited(caller, action, "client", id.as_str(), result)
             .await
     }
 }

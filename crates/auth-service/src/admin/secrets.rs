@@ -21,7 +21,7 @@ use std::fmt;
 use auth_domain::catalogue::perms;
 use auth_domain::{
     generate_secret, Client, CurrentSecret, LifecycleError, NewAuditEvent, Secret, SecretHash,
-    SecretSlots, SecretStatus, SlotTarget, StoreError,
+    SecretPolicy, SecretSlots, SecretStatus, SlotTarget, StoreError,
 };
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -136,6 +136,17 @@ fn lifecycle_error(e: &LifecycleError) -> AdminError {
 
 type SlotChange<'c> = &'c dyn Fn(&SecretSlots) -> Result<SecretSlots, LifecycleError>;
 
+/// Issue or rotate: the slots with a new hash made current at `now`.
+type NewSlots = fn(
+    &SecretSlots,
+    SecretHash,
+    OffsetDateTime,
+    &SecretPolicy,
+) -> Result<SecretSlots, LifecycleError>;
+
+/// The client as last read, the slots written and the new version.
+type Written = (Client, SecretSlots, i64);
+
 impl Admin {
     /// The slots' metadata and whether a rotation is due (`client.write`).
     pub async fn secret_state(&self, caller: &Caller, id: &str) -> Result<SecretState, AdminError> {
@@ -158,40 +169,7 @@ impl Admin {
         caller: &Caller,
         id: &str,
     ) -> Result<WrittenSecret, AdminError> {
-        caller.require(perms::CLIENT_WRITE)?;
-        let id = client_id(id)?;
-        let client = self.find_confidential(&id, "has no secrets").await?;
-        let result = async {
-            // Refuse before paying for a hash when the answer is known.
-            self.no_escalation_for(caller, &client).await?;
-            if client.secrets.current.is_some() {
-                return Err(lifecycle_error(&LifecycleError::CurrentExists));
-            }
-            let (secret, hash) = self.new_secret().await?;
-            let policy = self.policy;
-            let event = Self::change_event(caller, "client.secret.issue", "client", id.as_str());
-            let written = self
-                .blocking(move |a| {
-                    let change = |slots: &SecretSlots| {
-                        slots.issue(hash.clone(), auth_domain::now_ms(), &policy)
-                    };
-                    a.write_slots(client, None, &change, &event)
-                })
-                .await?;
-            Ok((secret, written))
-        }
-        .await;
-        let (secret, (client, slots, version)) = self
-            .audited(caller, "client.secret.issue", "client", id.as_str(), result)
-            .await?;
-        let current = slots.current.ok_or(AdminError::Internal)?;
-        Ok(WrittenSecret {
-            tag: SecretsTag::of(&client, version),
-            client,
-            secret,
-            current,
-            previous_valid_until: None,
-        })
+        self.new_secret_for(caller, id, None).await
     }
 
     /// Rotates (`client.write`): the current secret becomes the previous
@@ -204,49 +182,69 @@ impl Admin {
         id: &str,
         precondition: Option<&Precondition>,
     ) -> Result<WrittenSecret, AdminError> {
+        self.new_secret_for(caller, id, Some(precondition)).await
+    }
+
+    /// Issues (`rotation` is `None`) or rotates (with its optional
+    /// precondition) a secret of client `id`.
+    async fn new_secret_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+        rotation: Option<Option<&Precondition>>,
+    ) -> Result<WrittenSecret, AdminError> {
         caller.require(perms::CLIENT_WRITE)?;
         let id = client_id(id)?;
         let client = self.find_confidential(&id, "has no secrets").await?;
+        let (action, change): (_, NewSlots) = match rotation {
+            None => ("client.secret.issue", SecretSlots::issue),
+            Some(_) => ("client.secret.rotate", SecretSlots::rotate),
+        };
         let result = async {
+            // Refuse before paying for a hash when the answer is known.
             self.no_escalation_for(caller, &client).await?;
-            if client.secrets.current.is_none() {
-                return Err(lifecycle_error(&LifecycleError::NoCurrent));
-            }
-            if let Some(p) = precondition {
-                p.check(&client)?;
-            }
+            let pinned = match rotation {
+                None if client.secrets.current.is_some() => {
+                    return Err(lifecycle_error(&LifecycleError::CurrentExists))
+                }
+                None => None,
+                Some(_) if client.secrets.current.is_none() => {
+                    return Err(lifecycle_error(&LifecycleError::NoCurrent))
+                }
+                Some(precondition) => {
+                    if let Some(p) = precondition {
+                        p.check(&client)?;
+                    }
+                    precondition.cloned()
+                }
+            };
             let (secret, hash) = self.new_secret().await?;
             let policy = self.policy;
-            let pinned = precondition.cloned();
-            let event = Self::change_event(caller, "client.secret.rotate", "client", id.as_str());
+            let event = Self::change_event(caller, action, "client", id.as_str());
             let written = self
                 .blocking(move |a| {
-                    let change = |slots: &SecretSlots| {
-                        slots.rotate(hash.clone(), auth_domain::now_ms(), &policy)
+                    let apply = |slots: &SecretSlots| {
+                        change(slots, hash.clone(), auth_domain::now_ms(), &policy)
                     };
-                    a.write_slots(client, pinned.as_ref(), &change, &event)
+                    a.write_slots(client, pinned.as_ref(), &apply, &event)
                 })
                 .await?;
             Ok((secret, written))
         }
         .await;
         let (secret, (client, slots, version)) = self
-            .audited(
-                caller,
-                "client.secret.rotate",
-                "client",
-                id.as_str(),
-                result,
-            )
+            .audited(caller, action, "client", id.as_str(), result)
             .await?;
-        let valid_until = slots.previous_valid_until().ok_or(AdminError::Internal)?;
-        let current = slots.current.ok_or(AdminError::Internal)?;
+        let previous_valid_until = match rotation {
+            None => None,
+            Some(_) => Some(slots.previous_valid_until().ok_or(AdminError::Internal)?),
+        };
         Ok(WrittenSecret {
             tag: SecretsTag::of(&client, version),
+            current: slots.current.ok_or(AdminError::Internal)?,
             client,
             secret,
-            current,
-            previous_valid_until: Some(valid_until),
+            previous_valid_until,
         })
     }
 
@@ -333,7 +331,7 @@ impl Admin {
         pinned: Option<&Precondition>,
         change: SlotChange<'_>,
         event: &NewAuditEvent,
-    ) -> Result<(Client, SecretSlots, i64), AdminError> {
+    ) -> Result<Written, AdminError> {
         for _ in 0..MAX_ATTEMPTS {
             let next = change(&client.secrets).map_err(|e| lifecycle_error(&e))?;
             match self.repos.clients.replace_secrets(

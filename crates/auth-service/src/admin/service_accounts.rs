@@ -5,7 +5,7 @@
 
 use auth_domain::catalogue::perms;
 use auth_domain::{
-    CatalogueError, LinkedServiceAccount, ServiceAccount, ServiceAccountId, StoreError,
+    CatalogueError, ClientId, LinkedServiceAccount, ServiceAccount, ServiceAccountId, StoreError,
 };
 use serde_json::{Map, Value};
 
@@ -212,38 +212,8 @@ impl Admin {
         let client_id = client_id(client)?;
         self.find_confidential(&client_id, "cannot be linked to a service account")
             .await?;
-        let who = caller.clone();
-        let (account, target) = (account_id.to_owned(), client_id.clone());
-        let result = self
-            .blocking(move |a| {
-                // The client will carry the account's permissions in its tokens.
-                a.no_escalation(&who, &[&linked.account])?;
-                let event =
-                    Self::change_event(&who, "service_account.link", "client", target.as_str());
-                a.repos
-                    .accounts
-                    .link(&account, &target, &event)
-                    .map_err(|e| match e {
-                        StoreError::NotFound => AdminError::NotFound(
-                            "the service account or the client no longer exists".into(),
-                        ),
-                        StoreError::LinkConflict {
-                            account_id: other, ..
-                        } => AdminError::Conflict(format!(
-                            "the client is linked to another service account ({other:?}); unlink it there first"
-                        )),
-                        other => AdminError::from_store(other),
-                    })
-            })
-            .await;
-        self.audited(
-            caller,
-            "service_account.link",
-            "client",
-            client_id.as_str(),
-            result,
-        )
-        .await
+        // The client will carry the account's permissions in its tokens.
+        self.change_link(caller, linked, client_id, Link::Add).await
     }
 
     /// Unlinks a client from the account (`users.write`).
@@ -256,35 +226,64 @@ impl Admin {
         caller.require(perms::USERS_WRITE)?;
         let linked = self.find_account(account_id).await?;
         let client_id = client_id(client)?;
+        // Taking the account's permissions away from the client's holder is
+        // a change to who has them, as much as granting them.
+        self.change_link(caller, linked, client_id, Link::Remove)
+            .await
+    }
+
+    /// Applies the rule against escalation to the account, then links or
+    /// unlinks the client (the store commits the audit event with it), and
+    /// audits the outcome on the client.
+    async fn change_link(
+        &self,
+        caller: &Caller,
+        linked: LinkedServiceAccount,
+        client: ClientId,
+        link: Link,
+    ) -> Result<(), AdminError> {
+        let action = match link {
+            Link::Add => "service_account.link",
+            Link::Remove => "service_account.unlink",
+        };
         let who = caller.clone();
-        let (account, target) = (account_id.to_owned(), client_id.clone());
+        let target = client.clone();
         let result = self
             .blocking(move |a| {
-                // Taking the account's permissions away from the client's
-                // holder is a change to who has them, as much as granting.
                 a.no_escalation(&who, &[&linked.account])?;
-                let event =
-                    Self::change_event(&who, "service_account.unlink", "client", target.as_str());
-                a.repos
-                    .accounts
-                    .unlink(&account, &target, &event)
-                    .map_err(|e| match e {
-                        StoreError::NotFound => AdminError::NotFound(
-                            "the client is not linked to this service account".into(),
-                        ),
-                        other => AdminError::from_store(other),
-                    })
+                let event = Self::change_event(&who, action, "client", target.as_str());
+                let accounts = &a.repos.accounts;
+                let account = linked.account.id.as_str();
+                match link {
+                    Link::Add => accounts.link(account, &target, &event),
+                    Link::Remove => accounts.unlink(account, &target, &event),
+                }
+                .map_err(|e| match (e, link) {
+                    (StoreError::NotFound, Link::Add) => AdminError::NotFound(
+                        "the service account or the client no longer exists".into(),
+                    ),
+                    (StoreError::NotFound, Link::Remove) => AdminError::NotFound(
+                        "the client is not linked to this service account".into(),
+                    ),
+                    (StoreError::LinkConflict { account_id, .. }, Link::Add) => {
+                        AdminError::Conflict(format!(
+                            "the client is linked to another service account ({account_id:?}); \
+                             unlink it there first"
+                        ))
+                    }
+                    (other, _) => AdminError::from_store(other),
+                })
             })
             .await;
-        self.audited(
-            caller,
-            "service_account.unlink",
-            "client",
-            client_id.as_str(),
-            result,
-        )
-        .await
+        self.audited(caller, action, "client", client.as_str(), result)
+            .await
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    Add,
+    Remove,
 }
 
 fn put_action(created: bool) -> &'static str {
