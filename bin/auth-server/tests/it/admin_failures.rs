@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::web;
-use auth_domain::{
-    BcryptHasher, Client, ClientId, ClientRepository, ClientSettings, NewAuditEvent, NewClient,
-    SecretHash, SecretSlots, Slot, StoreError,
-};
+use auth_domain::{BcryptHasher, StoreError};
 use auth_http::{AppState, Application, Repos};
 use auth_server::{config, startup};
 use auth_store::{Store, StoreConfig};
@@ -23,59 +20,6 @@ use serde_json::json;
 
 use crate::admin_support::*;
 use crate::common::*;
-
-/// Reads pass through; every write fails with `error`.
-struct FailingWrites {
-    store: Store,
-    error: StoreError,
-}
-
-impl ClientRepository for FailingWrites {
-    fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.store.find(id)
-    }
-
-    fn list(&self) -> Result<Vec<Client>, StoreError> {
-        ClientRepository::list(&self.store)
-    }
-
-    fn create(&self, _: &NewClient, _: &NewAuditEvent) -> Result<Client, StoreError> {
-        Err(self.error.clone())
-    }
-
-    fn update_settings(
-        &self,
-        _: &ClientId,
-        _: &ClientSettings,
-        _: &NewAuditEvent,
-    ) -> Result<Client, StoreError> {
-        Err(self.error.clone())
-    }
-
-    fn delete(&self, _: &ClientId, _: &NewAuditEvent) -> Result<(), StoreError> {
-        Err(self.error.clone())
-    }
-
-    fn replace_secrets(
-        &self,
-        _: &ClientId,
-        _: i64,
-        _: &SecretSlots,
-        _: &NewAuditEvent,
-    ) -> Result<i64, StoreError> {
-        Err(self.error.clone())
-    }
-
-    fn upgrade_hash(
-        &self,
-        _: &ClientId,
-        _: Slot,
-        _: &SecretHash,
-        _: &SecretHash,
-    ) -> Result<bool, StoreError> {
-        Err(self.error.clone())
-    }
-}
 
 /// A server on `s`'s database whose client writes fail with `error`.
 async fn twin(s: &TestServer, error: StoreError) -> (String, ServerHandle) {
@@ -93,7 +37,14 @@ async fn twin(s: &TestServer, error: StoreError) -> (String, ServerHandle) {
     })
     .unwrap();
     let mut repos = Repos::from_store(store.clone(), Arc::new(|| (0, 0)));
-    repos.clients = Arc::new(FailingWrites { store, error });
+    // Reads pass through; every write fails with `error`.
+    repos.clients = Arc::new(HookedClients::new(Arc::new(store), move |call| {
+        if call.writes() {
+            Err(error.clone())
+        } else {
+            Ok(())
+        }
+    }));
     let state = web::Data::new(AppState::new(
         startup::http_config(&config).unwrap(),
         repos,

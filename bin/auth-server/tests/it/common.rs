@@ -780,3 +780,121 @@ pub async fn metrics_text(s: &TestServer) -> String {
         .await
         .unwrap()
 }
+
+// --- Storage that fails or waits on purpose ---
+
+/// A call on the client repository, as a [`HookedClients`] hook sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCall {
+    Find,
+    List,
+    Create,
+    UpdateSettings,
+    Delete,
+    ReplaceSecrets,
+    UpgradeHash,
+}
+
+impl ClientCall {
+    /// Whether the call changes anything.
+    pub fn writes(self) -> bool {
+        !matches!(self, Self::Find | Self::List)
+    }
+}
+
+type ClientHook = dyn Fn(ClientCall) -> Result<(), auth_domain::StoreError> + Send + Sync;
+
+/// The client repository `inner` with a hook run before every call: an
+/// error from the hook is the call's result (an injected failure), and a
+/// hook that blocks holds the call there (a gate).
+pub struct HookedClients {
+    inner: Arc<dyn auth_domain::ClientRepository>,
+    hook: Arc<ClientHook>,
+}
+
+impl HookedClients {
+    pub fn new(
+        inner: Arc<dyn auth_domain::ClientRepository>,
+        hook: impl Fn(ClientCall) -> Result<(), auth_domain::StoreError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            inner,
+            hook: Arc::new(hook),
+        }
+    }
+}
+
+impl auth_domain::ClientRepository for HookedClients {
+    fn find(
+        &self,
+        id: &auth_domain::ClientId,
+    ) -> Result<Option<auth_domain::Client>, auth_domain::StoreError> {
+        (self.hook)(ClientCall::Find)?;
+        self.inner.find(id)
+    }
+    fn list(&self) -> Result<Vec<auth_domain::Client>, auth_domain::StoreError> {
+        (self.hook)(ClientCall::List)?;
+        self.inner.list()
+    }
+    fn create(
+        &self,
+        client: &auth_domain::NewClient,
+        event: &auth_domain::NewAuditEvent,
+    ) -> Result<auth_domain::Client, auth_domain::StoreError> {
+        (self.hook)(ClientCall::Create)?;
+        self.inner.create(client, event)
+    }
+    fn update_settings(
+        &self,
+        id: &auth_domain::ClientId,
+        settings: &auth_domain::ClientSettings,
+        event: &auth_domain::NewAuditEvent,
+    ) -> Result<auth_domain::Client, auth_domain::StoreError> {
+        (self.hook)(ClientCall::UpdateSettings)?;
+        self.inner.update_settings(id, settings, event)
+    }
+    fn delete(
+        &self,
+        id: &auth_domain::ClientId,
+        event: &auth_domain::NewAuditEvent,
+    ) -> Result<(), auth_domain::StoreError> {
+        (self.hook)(ClientCall::Delete)?;
+        self.inner.delete(id, event)
+    }
+    fn replace_secrets(
+        &self,
+        id: &auth_domain::ClientId,
+        version: i64,
+        slots: &auth_domain::SecretSlots,
+        event: &auth_domain::NewAuditEvent,
+    ) -> Result<i64, auth_domain::StoreError> {
+        (self.hook)(ClientCall::ReplaceSecrets)?;
+        self.inner.replace_secrets(id, version, slots, event)
+    }
+    fn upgrade_hash(
+        &self,
+        id: &auth_domain::ClientId,
+        slot: auth_domain::Slot,
+        old: &auth_domain::SecretHash,
+        new: &auth_domain::SecretHash,
+    ) -> Result<bool, auth_domain::StoreError> {
+        (self.hook)(ClientCall::UpgradeHash)?;
+        self.inner.upgrade_hash(id, slot, old, new)
+    }
+}
+
+/// For [`Spawn::wrap_repos`]: the server's client repository behind
+/// `hook` (see [`HookedClients`]).
+#[allow(clippy::type_complexity)]
+pub fn hook_clients(
+    hook: impl Fn(ClientCall) -> Result<(), auth_domain::StoreError> + Send + Sync + 'static,
+) -> Option<Arc<dyn Fn(auth_http::Repos) -> auth_http::Repos + Send + Sync>> {
+    let hook: Arc<ClientHook> = Arc::new(hook);
+    Some(Arc::new(move |mut repos: auth_http::Repos| {
+        repos.clients = Arc::new(HookedClients {
+            inner: repos.clients.clone(),
+            hook: hook.clone(),
+        });
+        repos
+    }))
+}

@@ -5,10 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_domain::{
-    Client, ClientId, ClientRepository, ClientSettings, NewAuditEvent, NewClient, SecretHash,
-    SecretSlots, Slot, StoreError,
-};
+use auth_domain::StoreError;
 use serde_json::Value;
 
 use reqwest::Method;
@@ -276,70 +273,6 @@ fn startup_refresh() -> Duration {
     auth_server::startup::REFRESH_EVERY
 }
 
-/// A client repository that answers `Unavailable` while `down` is set.
-struct Flaky {
-    inner: Arc<dyn ClientRepository>,
-    down: Arc<AtomicBool>,
-}
-
-impl Flaky {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("injected outage".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl ClientRepository for Flaky {
-    fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.check()?;
-        self.inner.find(id)
-    }
-    fn list(&self) -> Result<Vec<Client>, StoreError> {
-        self.check()?;
-        self.inner.list()
-    }
-    fn create(&self, c: &NewClient, e: &NewAuditEvent) -> Result<Client, StoreError> {
-        self.check()?;
-        self.inner.create(c, e)
-    }
-    fn update_settings(
-        &self,
-        id: &ClientId,
-        s: &ClientSettings,
-        e: &NewAuditEvent,
-    ) -> Result<Client, StoreError> {
-        self.check()?;
-        self.inner.update_settings(id, s, e)
-    }
-    fn delete(&self, id: &ClientId, e: &NewAuditEvent) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.delete(id, e)
-    }
-    fn replace_secrets(
-        &self,
-        id: &ClientId,
-        v: i64,
-        slots: &SecretSlots,
-        e: &NewAuditEvent,
-    ) -> Result<i64, StoreError> {
-        self.check()?;
-        self.inner.replace_secrets(id, v, slots, e)
-    }
-    fn upgrade_hash(
-        &self,
-        id: &ClientId,
-        slot: Slot,
-        old: &SecretHash,
-        new: &SecretHash,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.upgrade_hash(id, slot, old, new)
-    }
-}
-
 async fn expect_outage(s: &TestServer) {
     let r = s
         .post("/oauth2/token")
@@ -360,13 +293,15 @@ async fn a_failing_store_answers_503_never_401_and_recovers() {
     let down = Arc::new(AtomicBool::new(false));
     let flag = down.clone();
     let opts = Spawn {
-        wrap_repos: Some(Arc::new(move |mut repos: auth_http::Repos| {
-            repos.clients = Arc::new(Flaky {
-                inner: repos.clients.clone(),
-                down: flag.clone(),
-            });
-            repos
-        })),
+        // Every client-repository call answers `Unavailable` while `down`
+        // is set.
+        wrap_repos: hook_clients(move |_| {
+            if flag.load(Ordering::SeqCst) {
+                Err(StoreError::Unavailable("injected outage".into()))
+            } else {
+                Ok(())
+            }
+        }),
         ..Spawn::default()
     };
     let s = spawn(Backend::Sqlite, opts).await;

@@ -9,10 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use auth_domain::{
-    BcryptHasher, Client, ClientId, ClientRepository, ClientSettings, NewAuditEvent, NewClient,
-    Secret, SecretHash, SecretHasher, SecretSlots, Slot, StoreError,
-};
+use auth_domain::{BcryptHasher, Client, Secret, SecretHash, SecretHasher};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -214,68 +211,19 @@ impl Gate {
     }
 }
 
-/// The real client repository with a gate before `upgrade_hash` and one
-/// before `replace_secrets` (what a rotation's write calls).
-struct Gated {
-    inner: Arc<dyn ClientRepository>,
-    upgrade: Arc<Gate>,
-    replace: Arc<Gate>,
-}
-
-impl ClientRepository for Gated {
-    fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.inner.find(id)
-    }
-    fn list(&self) -> Result<Vec<Client>, StoreError> {
-        self.inner.list()
-    }
-    fn create(&self, c: &NewClient, e: &NewAuditEvent) -> Result<Client, StoreError> {
-        self.inner.create(c, e)
-    }
-    fn update_settings(
-        &self,
-        id: &ClientId,
-        s: &ClientSettings,
-        e: &NewAuditEvent,
-    ) -> Result<Client, StoreError> {
-        self.inner.update_settings(id, s, e)
-    }
-    fn delete(&self, id: &ClientId, e: &NewAuditEvent) -> Result<(), StoreError> {
-        self.inner.delete(id, e)
-    }
-    fn replace_secrets(
-        &self,
-        id: &ClientId,
-        v: i64,
-        slots: &SecretSlots,
-        e: &NewAuditEvent,
-    ) -> Result<i64, StoreError> {
-        self.replace.pass();
-        self.inner.replace_secrets(id, v, slots, e)
-    }
-    fn upgrade_hash(
-        &self,
-        id: &ClientId,
-        slot: Slot,
-        old: &SecretHash,
-        new: &SecretHash,
-    ) -> Result<bool, StoreError> {
-        self.upgrade.pass();
-        self.inner.upgrade_hash(id, slot, old, new)
-    }
-}
-
 fn gated_options(upgrade: &Arc<Gate>, replace: &Arc<Gate>) -> Spawn {
     let (upgrade, replace) = (upgrade.clone(), replace.clone());
     Spawn {
-        wrap_repos: Some(Arc::new(move |mut repos: auth_http::Repos| {
-            repos.clients = Arc::new(Gated {
-                inner: repos.clients.clone(),
-                upgrade: upgrade.clone(),
-                replace: replace.clone(),
-            });
-            repos
-        })),
+        // The real client repository with a gate before `upgrade_hash` and
+        // one before `replace_secrets` (what a rotation's write calls).
+        wrap_repos: hook_clients(move |call| {
+            match call {
+                ClientCall::UpgradeHash => upgrade.pass(),
+                ClientCall::ReplaceSecrets => replace.pass(),
+                _ => {}
+            }
+            Ok(())
+        }),
         ..options()
     }
 }
