@@ -146,9 +146,11 @@ impl KeyCache {
                     .into_iter()
                     .map(|k| (k.kid().to_owned(), Arc::new(k)))
                     .collect();
+                // Counted from the answer, not the request: a slow fetch
+                // must not hand over keys that are already stale.
                 let snap = Arc::new(Snapshot {
                     keys,
-                    fresh_until: started + fresh_for,
+                    fresh_until: Instant::now() + fresh_for,
                 });
                 *self
                     .current

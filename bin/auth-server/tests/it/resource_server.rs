@@ -367,11 +367,6 @@ async fn each_check_refuses_what_it_must_and_says_which() {
     );
     assert_eq!(v.verify(&t).await.unwrap_err(), Error::LifetimeTooLong);
 
-    // No message carries any part of the token.
-    for e in [Error::BadSignature, Error::WrongType, Error::Expired] {
-        let text = e.to_string();
-        assert!(!text.contains(parts[0]) && !text.contains(parts[2]));
-    }
     // One fetch served every check above.
     assert_eq!(v.key_fetches(), 1);
     s.stop().await;
