@@ -12,11 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_domain::{
-    AuditOutcome, BcryptHasher, ClientAuthMethod, ClientId, ClientRepository, NewAuditEvent,
-    Secret, SecretHasher, SecretPolicy, SigningKeyRepository,
-};
+use auth_domain::{BcryptHasher, ClientAuthMethod, Secret, SecretPolicy, SigningKeyRepository};
 use auth_seed::{SeedRules, SeedSources};
+use auth_service::admin::{Admin, Caller};
 use auth_service::{AuthConfig, AuthService, Credentials, NoObserver, Repos, TokenRequest};
 use auth_store::{Store, StoreConfig};
 use auth_token::{generate_key, KeyEncryption, SigningAlg};
@@ -157,28 +155,26 @@ pub async fn run(dir: &Path, bcrypt_cost: u32, out: &mut dyn Write) -> Result<()
         claims.permissions.unwrap_or_default()
     )?;
 
-    // 6. Rotate the secret: the old one moves to the previous slot, usable
-    // for the grace window (7 days by default).
-    let id = ClientId::parse("reports")?;
-    let second = auth_domain::generate_secret().map_err(|e| e.to_string())?;
-    let rotated = client
-        .secrets
-        .rotate(hasher.hash(&second)?, auth_domain::now_ms(), &policy)?;
-    store.replace_secrets(
-        &id,
-        client.secrets_version,
-        &rotated,
-        &NewAuditEvent {
-            at: auth_domain::now_ms(),
-            actor: "embedded-example".to_owned(),
-            action: "client.secret.rotate".to_owned(),
-            target_type: "client".to_owned(),
-            target_id: id.to_string(),
-            outcome: AuditOutcome::Success,
-        },
-    )?;
+    // 6. Rotate the secret through the admin use case (the one the admin
+    // API's POST .../secret/rotate calls): the old secret moves to the
+    // previous slot, usable for the grace window (7 days by default), and
+    // the audit row is written with the change.
+    let admin = Admin::new(
+        Repos::from_store(store.clone(), Arc::new(|| (4, 4))),
+        hasher.clone(),
+        policy,
+    );
+    let operator = Caller {
+        sub: "embedded-example".to_owned(),
+        client_id: "embedded-example".to_owned(),
+        // client.write to change secrets, and every permission the client's
+        // account holds: nobody hands out credentials to more than they have.
+        permissions: vec!["client.write".to_owned(), "reports.read".to_owned()],
+    };
+    let rotated = admin.rotate_secret(&operator, "reports", None).await?;
+    let second = rotated.secret;
     let grace_until = rotated
-        .previous_valid_until()
+        .previous_valid_until
         .ok_or("a rotation leaves a previous secret")?;
     writeln!(
         out,
