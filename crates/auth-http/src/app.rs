@@ -11,9 +11,11 @@ use actix_web::{web, App, HttpMessage as _, HttpResponse, HttpServer};
 use utoipa::OpenApi;
 
 use crate::admin::BearerSecurity;
+use crate::drain::Drain;
 use crate::proxy::EffectiveRequest;
+use crate::request_id::RequestId;
 use crate::state::AppState;
-use crate::{admin, discovery, introspect, metrics, ops, token};
+use crate::{admin, discovery, docs_page, introspect, metrics, ops, token};
 
 /// One served route: its method, its path as the OpenAPI document names it,
 /// and how it is registered. The app is built from this table, and a test
@@ -104,6 +106,20 @@ pub const ROUTES: &[Route] = &[
         path: "/openapi.json",
         register: |c| {
             c.route("/openapi.json", web::get().to(openapi_json));
+        },
+    },
+    Route {
+        method: "get",
+        path: "/docs",
+        register: |c| {
+            c.route("/docs", web::get().to(docs_page::page));
+        },
+    },
+    Route {
+        method: "get",
+        path: "/docs/{file}",
+        register: |c| {
+            c.route("/docs/{file}", web::get().to(docs_page::asset));
         },
     },
     // The admin API (see docs/reference/admin-api.md).
@@ -295,6 +311,8 @@ pub const ROUTES: &[Route] = &[
         ops::readyz,
         ops::metrics,
         openapi_json,
+        docs_page::page,
+        docs_page::asset,
         admin::clients::list,
         admin::clients::create,
         admin::clients::get,
@@ -349,7 +367,7 @@ pub async fn openapi_json() -> HttpResponse {
 pub enum Surface {
     /// The OAuth endpoints and discovery: the main listener only.
     Public,
-    /// The admin API, `/metrics` and `/openapi.json` (and anything unknown,
+    /// The admin API, `/metrics`, `/openapi.json` and `/docs` (and anything unknown,
     /// so a route added later is not exposed by accident): the admin
     /// listener only.
     Admin,
@@ -433,9 +451,16 @@ async fn access_log(
         .get::<EffectiveRequest>()
         .map(|e| e.source.to_string())
         .unwrap_or_default();
+    let request_id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
     let elapsed = started.elapsed();
     tracing::info!(
         target: "auth_server::access",
+        request_id = %request_id,
         method,
         route = %route,
         status,
@@ -464,6 +489,7 @@ pub struct Application {
     admin_port: Option<u16>,
     server: Server,
     state: web::Data<AppState>,
+    drain: Drain,
 }
 
 impl Application {
@@ -486,9 +512,12 @@ impl Application {
         let split = web::Data::new(AdminListener(admin_addr));
         let forwarding = web::Data::new(state.config.forwarding());
         let app_state = state.clone();
+        let drain = Drain::default();
+        let draining = web::Data::new(drain.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(draining.clone())
                 .app_data(forwarding.clone())
                 .app_data(split.clone())
                 .configure(configure)
@@ -499,8 +528,15 @@ impl Application {
                 // Registered last so it runs first: everything after it,
                 // the access log included, sees the effective request.
                 .wrap(from_fn(crate::proxy::middleware))
+                // Outermost, so every response has an id (the proxy
+                // middleware's refusals too) and the request span covers
+                // all the work.
+                .wrap(from_fn(crate::request_id::middleware))
         })
         .shutdown_timeout(30)
+        // The binary handles the signals: SIGTERM drains first (see
+        // Application::drain).
+        .disable_signals()
         .listen(listener)?;
         let server = match admin {
             Some(admin) => server.listen(admin)?,
@@ -512,6 +548,7 @@ impl Application {
             admin_port: admin_addr.map(|a| a.port()),
             server,
             state,
+            drain,
         })
     }
 
@@ -528,9 +565,15 @@ impl Application {
         self.state.clone()
     }
 
-    /// Stops the server gracefully when asked (SIGTERM does the same).
+    /// Stops the server when asked; the server does not react to signals
+    /// itself (`auth-server serve` drains on SIGTERM, then stops it).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// Turns `/readyz` to 503 while everything else is still served.
+    pub fn drain(&self) -> Drain {
+        self.drain.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -16,6 +16,7 @@ use auth_domain::{
 };
 use base64::Engine as _;
 use futures_util::StreamExt as _;
+use tracing::Instrument as _;
 
 use crate::oauth_error::OAuthError;
 use crate::proxy::{effective, EffectiveRequest};
@@ -305,15 +306,18 @@ pub async fn authenticate_with<T: Send + 'static>(
                     None => Ok(None),
                 }
             };
+            // Trace spans name no client and no secret: their timing is
+            // what an operator looks for.
+            let span = tracing::info_span!("db_read");
             let found = if state.repos.can_read_inline() {
-                lookup(state)
+                span.in_scope(|| lookup(state))
             } else {
                 let st = state.clone();
-                web::block(move || lookup(&st)).await.map_err(|_| {
-                    OAuthError::TemporarilyUnavailable {
+                web::block(move || span.in_scope(|| lookup(&st)))
+                    .await
+                    .map_err(|_| OAuthError::TemporarilyUnavailable {
                         retry_after: state.retry_after_secs(),
-                    }
-                })?
+                    })?
             };
             found.map_err(|e| store_error(state, &e))?
         }
@@ -403,13 +407,17 @@ pub async fn authenticate_with<T: Send + 'static>(
     // A request sharing another's verification still holds a place in the
     // verification queue while it waits, so the queue's bound (see docs/reference/token-endpoint.md:
     // more → 503) counts requests, shared or not.
+    // From the wait for a slot to the end of the verification (or of the
+    // one this request shares).
+    let span = tracing::info_span!("secret_verification");
     let (outcome, ran) = match flight {
         Some(key) => state
             .verifications
             .run(key, || state.verify_pool.reserve(), verify)
+            .instrument(span)
             .await
             .unwrap_or_else(|full| (Err(full), true)),
-        None => (verify().await, true),
+        None => (verify().instrument(span).await, true),
     };
     if !ran {
         state.metrics.verification_shared();

@@ -88,10 +88,12 @@ async fn issue(
     let ring = state.key_ring().ok_or(OAuthError::TemporarilyUnavailable {
         retry_after: state.retry_after_secs(),
     })?;
-    let token = ring.sign(&claims).map_err(|e| {
-        tracing::error!(error = %e, "signing an access token failed");
-        OAuthError::TemporarilyUnavailable { retry_after: 1 }
-    })?;
+    let token = tracing::info_span!("sign_token")
+        .in_scope(|| ring.sign(&claims))
+        .map_err(|e| {
+            tracing::error!(error = %e, "signing an access token failed");
+            OAuthError::TemporarilyUnavailable { retry_after: 1 }
+        })?;
     let mut b = HttpResponse::Ok();
     no_store(&mut b);
     Ok(b.json(TokenResponse {
