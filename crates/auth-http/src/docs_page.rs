@@ -21,7 +21,10 @@ fn config() -> Arc<Config<'static>> {
                     // Swagger UI would otherwise send the document to an
                     // online validator for its badge.
                     .validator_url("none")
-                    .try_it_out_enabled(false),
+                    .try_it_out_enabled(false)
+                    // No top bar with a box to load other documents: the
+                    // page shows this server's API only.
+                    .use_base_layout(),
             )
         })
         .clone()
