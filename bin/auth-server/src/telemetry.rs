@@ -74,7 +74,7 @@ impl Tracing {
             .build()
             .map_err(|e| format!("traces (OTLP exporter): {e}"))?;
         let mut resource = Resource::builder();
-        if !env("OTEL_SERVICE_NAME").is_some_and(|v| !v.trim().is_empty()) {
+        if env("OTEL_SERVICE_NAME").is_none_or(|v| v.trim().is_empty()) {
             resource = resource.with_service_name(DEFAULT_SERVICE_NAME);
         }
         let resource = resource
