@@ -7,8 +7,9 @@
 #
 #   bash scripts/install-deps.sh           # what building and running need
 #   bash scripts/install-deps.sh --test    # and what the tests need: a PostgreSQL
-#                                          # server, and procps (the tests signal
-#                                          # servers with kill(1))
+#                                          # server, procps (the tests signal
+#                                          # servers with kill(1)) and chromium
+#                                          # (headless, it renders the /docs page)
 #
 # apt-get runs as root, or through sudo for any other user; without either
 # the script names the missing packages and stops.
@@ -17,7 +18,7 @@ set -euo pipefail
 packages=(build-essential pkg-config libssl-dev libpq-dev)
 case "${1:-}" in
   "") ;;
-  --test) packages+=(postgresql procps) ;;
+  --test) packages+=(postgresql procps chromium) ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
 

@@ -156,6 +156,26 @@ def test_server_container_is_hardened_and_probed(render, case):
     assert {"checksum/seed-clients", "checksum/seed-service-accounts"} <= annotations.keys()
 
 
+def test_the_pod_drains_before_it_stops_and_gets_the_time_for_it(render):
+    # SIGTERM: the server serves on with /readyz at 503 for the drain, then
+    # finishes in-flight requests for up to 30 s; the grace period covers both.
+    rendered = render({})
+    env = rendered.env()
+    assert env["APP_SHUTDOWN_DRAIN"]["value"] == "PT10S"
+    assert rendered.pod_spec["terminationGracePeriodSeconds"] >= 10 + 30
+    # The drain is the server's own: no hook delays SIGTERM.
+    assert "lifecycle" not in rendered.server
+    longer = render({"shutdown": {"drainSeconds": 25}, "terminationGracePeriodSeconds": 60})
+    assert longer.env()["APP_SHUTDOWN_DRAIN"]["value"] == "PT25S"
+    assert longer.pod_spec["terminationGracePeriodSeconds"] == 60
+    assert render({"shutdown": {"drainSeconds": 0}}).env()["APP_SHUTDOWN_DRAIN"]["value"] == "PT0S"
+
+
+def test_traces_are_turned_on_through_config(render):
+    rendered = render({"config": {"APP_OTLP_ENDPOINT": "http://otel-collector.observability:4318"}})
+    assert rendered.env()["APP_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability:4318"
+
+
 # ---------------------------------------------------------------------------
 # Defaults.
 
@@ -535,6 +555,14 @@ REFUSED = [
     (
         merge(SEED_DOC_MANAGED_CLIENT, {"extraEnvVars": [{"name": "MY_SERVICE_CLIENT_SECRET", "value": "x" * 20}]}),
         "extraEnvVars: MY_SERVICE_CLIENT_SECRET is already set",
+    ),
+    (
+        {"shutdown": {"drainSeconds": 20}, "terminationGracePeriodSeconds": 45},
+        "terminationGracePeriodSeconds: 45 is shorter than shutdown.drainSeconds (20) + 30 s",
+    ),
+    (
+        {"extraEnvVars": [{"name": "APP_SHUTDOWN_DRAIN", "value": "PT1S"}]},
+        "extraEnvVars: APP_SHUTDOWN_DRAIN is already set",
     ),
 ]
 

@@ -45,6 +45,8 @@ pub const KEYS: &[&str] = &[
     "signing_alg",
     "keys_encryption_secret",
     "log_format",
+    "otlp_endpoint",
+    "shutdown_drain",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +59,7 @@ pub enum LogFormat {
 #[derive(Clone)]
 pub struct Config {
     pub bind: SocketAddr,
-    /// A second listener for the admin API, `/metrics` and `/openapi.json`,
+    /// A second listener for the admin API, `/metrics`, `/openapi.json` and `/docs`,
     /// which the main listener then no longer serves.
     pub admin_bind: Option<SocketAddr>,
     pub database_url: String,
@@ -80,6 +82,12 @@ pub struct Config {
     pub signing_alg: String,
     pub keys_encryption_secret: Option<Secret>,
     pub log_format: LogFormat,
+    /// Base URL of an OTLP/HTTP collector; unset leaves tracing to the
+    /// standard `OTEL_EXPORTER_OTLP_*` variables (off when none is set).
+    pub otlp_endpoint: Option<String>,
+    /// How long `serve` keeps serving after SIGTERM with `/readyz` at 503,
+    /// before it stops accepting and finishes what is in flight.
+    pub shutdown_drain: StdDuration,
 }
 
 impl fmt::Debug for Config {
@@ -91,6 +99,11 @@ impl fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("require_https", &self.require_https)
             .field("signing_alg", &self.signing_alg)
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_deref().map(redact_url),
+            )
+            .field("shutdown_drain", &self.shutdown_drain)
             .field(
                 "keys_encryption_secret",
                 &self.keys_encryption_secret.as_ref().map(|_| "[REDACTED]"),
@@ -449,6 +462,25 @@ fn build(raw: &BTreeMap<String, Scalar>) -> Result<Config, ConfigErrors> {
         "pretty" => Ok(LogFormat::Pretty),
         _ => Err(format!("{s:?} is not json or pretty")),
     });
+    let otlp_endpoint = b.optional_text("otlp_endpoint");
+    if let Some(e) = &otlp_endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) || e.contains([' ', '?', '#']) {
+            b.fail(
+                "otlp_endpoint",
+                format!(
+                    "{:?} must be an http(s) base URL such as http://collector:4318",
+                    redact_url(e)
+                ),
+            );
+        }
+    }
+    let shutdown_drain = b.parse("shutdown_drain", StdDuration::from_secs(5), |s| {
+        let d = parse_duration(s).map_err(|e| e.to_string())?;
+        if d < time::Duration::ZERO || d > time::Duration::minutes(10) {
+            return Err(format!("{s:?} must be between PT0S and PT10M"));
+        }
+        StdDuration::try_from(d).map_err(|_| format!("{s:?} is out of range"))
+    });
     if !b.errors.is_empty() {
         return Err(ConfigErrors(b.errors));
     }
@@ -479,6 +511,8 @@ fn build(raw: &BTreeMap<String, Scalar>) -> Result<Config, ConfigErrors> {
         signing_alg,
         keys_encryption_secret,
         log_format,
+        otlp_endpoint,
+        shutdown_drain,
     })
 }
 

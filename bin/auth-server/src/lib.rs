@@ -7,4 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod settings;
+pub mod shutdown;
 pub mod startup;
+pub mod telemetry;

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use auth_server::cli::{Command, KeysCommand};
-use auth_server::{config, logging, settings, startup};
+use auth_server::{config, logging, settings, startup, telemetry};
 
 /// Writes a line for the operator: the command's own output, never a secret.
 fn say(to_stderr: bool, text: &str) {
@@ -68,12 +68,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    logging::init(config.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Only a serving process has requests to trace.
+    let os_env = |name: &str| std::env::var(name).ok();
+    let tracing_target = match command {
+        Command::Serve => telemetry::target(config.otlp_endpoint.as_deref(), &os_env),
+        _ => None,
+    };
+    let traces = match tracing_target
+        .map(|t| telemetry::Tracing::start(&t, &os_env))
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            say(true, &format!("error: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    logging::init(
+        config.log_format,
+        traces.as_ref().map(telemetry::Tracing::tracer),
+    );
     let env = startup::process_env();
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => actix_web::rt::System::new()
-            .block_on(startup::serve(config, env))
-            .map(|()| None),
+    let result = match command {
+        Command::Serve => {
+            let served = actix_web::rt::System::new().block_on(startup::serve(config, env));
+            // After the server stopped: the spans of its last requests.
+            if let Some(traces) = traces {
+                traces.shutdown();
+            }
+            served.map(|()| None)
+        }
         // Answered above, before the configuration was loaded.
         Command::Config | Command::Completions { .. } | Command::Man { .. } => Ok(None),
         Command::Migrate => {

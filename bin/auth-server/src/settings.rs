@@ -38,7 +38,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "admin_bind",
         default: "unset",
-        meaning: "a second listener that alone serves the admin API, /metrics and /openapi.json",
+        meaning: "a second listener that alone serves the admin API, /metrics, /openapi.json and /docs",
     },
     Setting {
         key: "database_url",
@@ -144,6 +144,16 @@ pub const SETTINGS: &[Setting] = &[
         key: "log_format",
         default: "json",
         meaning: "json or pretty",
+    },
+    Setting {
+        key: "otlp_endpoint",
+        default: "unset",
+        meaning: "OTLP/HTTP collector base URL for traces (or OTEL_EXPORTER_OTLP_ENDPOINT); unset and no OTEL_ endpoint: tracing off",
+    },
+    Setting {
+        key: "shutdown_drain",
+        default: "PT5S",
+        meaning: "after SIGTERM, how long /readyz answers 503 while requests are still served, before the graceful stop",
     },
 ];
 
@@ -277,6 +287,10 @@ fn value_of(c: &Config, key: &str) -> String {
             LogFormat::Pretty => "pretty",
         }
         .to_owned(),
+        "otlp_endpoint" => opt(c.otlp_endpoint.as_deref().map(config::redact_url)),
+        "shutdown_drain" => {
+            iso_duration(time::Duration::try_from(c.shutdown_drain).unwrap_or(time::Duration::MAX))
+        }
         other => format!("(no value for {other})"),
     }
 }

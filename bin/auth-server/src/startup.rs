@@ -310,10 +310,15 @@ pub fn bootstrap(
     Ok(())
 }
 
-/// `auth-server serve`: runs until SIGTERM (graceful, up to 30 s) or until
-/// startup fails.
+/// `auth-server serve`: runs until SIGTERM (a drain, then a graceful stop
+/// of up to 30 s: [`crate::shutdown`]) or until startup fails.
 pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
     let prepared = prepare(&config, None)?;
+    actix_web::rt::spawn(crate::shutdown::on_signals(
+        prepared.app.handle(),
+        prepared.app.drain(),
+        config.shutdown_drain,
+    ));
     tracing::info!(
         bind = %config.bind,
         admin_bind = ?config.admin_bind.map(|a| a.to_string()),

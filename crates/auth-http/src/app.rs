@@ -15,9 +15,11 @@ use utoipa::openapi::path::HttpMethod;
 use utoipa::OpenApi;
 
 use crate::admin::BearerSecurity;
+use crate::drain::Drain;
 use crate::proxy::{EffectiveRequest, ResolveEffectiveRequest};
+use crate::request_id::RequestId;
 use crate::state::AppState;
-use crate::{admin, discovery, introspect, metrics, ops, token};
+use crate::{admin, discovery, docs_page, introspect, metrics, ops, token};
 
 /// One served route, declared once: the handler and its `#[utoipa::path]`
 /// item, which alone states the method and the path. The app registers the
@@ -81,6 +83,8 @@ pub const ROUTES: &[Route] = &[
     route!(ops::readyz, ops::__path_readyz),
     route!(ops::metrics, ops::__path_metrics),
     route!(openapi_json, __path_openapi_json),
+    route!(docs_page::page, docs_page::__path_page),
+    route!(docs_page::asset, docs_page::__path_asset),
     // The admin API (see docs/reference/admin-api.md).
     route!(admin::clients::list, admin::clients::__path_list),
     route!(admin::clients::create, admin::clients::__path_create),
@@ -244,7 +248,7 @@ pub async fn openapi_json() -> HttpResponse {
 pub enum Surface {
     /// The OAuth endpoints and discovery: the main listener only.
     Public,
-    /// The admin API, `/metrics` and `/openapi.json` (and anything unknown,
+    /// The admin API, `/metrics`, `/openapi.json` and `/docs` (and anything unknown,
     /// so a route added later is not exposed by accident): the admin
     /// listener only.
     Admin,
@@ -328,9 +332,16 @@ async fn access_log(
         .get::<EffectiveRequest>()
         .map(|e| e.source.to_string())
         .unwrap_or_default();
+    let request_id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
     let elapsed = started.elapsed();
     tracing::info!(
         target: "auth_server::access",
+        request_id = %request_id,
         method,
         route = %route,
         status,
@@ -350,6 +361,7 @@ pub struct Application {
     admin_port: Option<u16>,
     server: Server,
     state: web::Data<AppState>,
+    drain: Drain,
 }
 
 impl Application {
@@ -372,9 +384,12 @@ impl Application {
         let split = web::Data::new(AdminListener(admin_addr));
         let forwarding = state.config.forwarding();
         let app_state = state.clone();
+        let drain = Drain::default();
+        let draining = web::Data::new(drain.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(draining.clone())
                 .app_data(split.clone())
                 .configure(configure)
                 // Innermost: the access log and metrics see its 404s as
@@ -384,8 +399,15 @@ impl Application {
                 // Registered last so it runs first: everything after it,
                 // the access log included, sees the effective request.
                 .wrap(ResolveEffectiveRequest::new(forwarding.clone()))
+                // Outermost, so every response has an id (the proxy
+                // middleware's refusals too) and the request span covers
+                // all the work.
+                .wrap(from_fn(crate::request_id::middleware))
         })
         .shutdown_timeout(30)
+        // The binary handles the signals: SIGTERM drains first (see
+        // Application::drain).
+        .disable_signals()
         .listen(listener)?;
         let server = match admin {
             Some(admin) => server.listen(admin)?,
@@ -397,6 +419,7 @@ impl Application {
             admin_port: admin_addr.map(|a| a.port()),
             server,
             state,
+            drain,
         })
     }
 
@@ -413,9 +436,15 @@ impl Application {
         self.state.clone()
     }
 
-    /// Stops the server gracefully when asked (SIGTERM does the same).
+    /// Stops the server when asked; the server does not react to signals
+    /// itself (`auth-server serve` drains on SIGTERM, then stops it).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// Turns `/readyz` to 503 while everything else is still served.
+    pub fn drain(&self) -> Drain {
+        self.drain.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

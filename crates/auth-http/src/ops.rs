@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::drain::Drain;
 use crate::state::AppState;
 
 /// 200 while the process runs.
@@ -12,10 +13,14 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// 200 when startup is done and the database answers, else 503.
+/// 200 when startup is done and the database answers, else 503 (also
+/// while the server drains before it stops).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready"), (status = 503, description = "Starting, or the database does not answer")))]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    responses((status = 200, description = "Ready"), (status = 503, description = "Starting, draining before shutdown, or the database does not answer")))]
+pub async fn readyz(state: web::Data<AppState>, drain: Option<web::Data<Drain>>) -> HttpResponse {
+    if drain.is_some_and(|d| d.is_draining()) {
+        return unavailable("draining");
+    }
     if !state.is_started() {
         return unavailable("starting");
     }

@@ -185,8 +185,11 @@ install with a message naming the value at fault.
 {{- if and .Values.istio.authorizationPolicy.enabled (not .Values.istio.authorizationPolicy.principals) (not .Values.istio.authorizationPolicy.extraRules) }}
 {{- fail "istio.authorizationPolicy.principals: an ALLOW policy without principals or extraRules would deny every request" }}
 {{- end }}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (add (int .Values.shutdown.drainSeconds) 30) }}
+{{- fail (printf "terminationGracePeriodSeconds: %d is shorter than shutdown.drainSeconds (%d) + 30 s for in-flight requests; the pod would be killed mid-request" (int .Values.terminationGracePeriodSeconds) (int .Values.shutdown.drainSeconds)) }}
+{{- end }}
 {{- /* Every variable name the server container gets, to find duplicates. */}}
-{{- $names := list "APP_BIND" "APP_ADMIN_BIND" "APP_DATABASE_URL" "APP_SEED_CLIENTS_FILE" "APP_SEED_SERVICE_ACCOUNTS_FILE" "RUST_LOG" }}
+{{- $names := list "APP_BIND" "APP_ADMIN_BIND" "APP_DATABASE_URL" "APP_SEED_CLIENTS_FILE" "APP_SEED_SERVICE_ACCOUNTS_FILE" "APP_SHUTDOWN_DRAIN" "RUST_LOG" }}
 {{- if .Values.keysEncryption.existingSecret }}
 {{- $names = append $names "APP_KEYS_ENCRYPTION_SECRET" }}
 {{- end }}
