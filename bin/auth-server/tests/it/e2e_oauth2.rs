@@ -10,6 +10,10 @@ use serde_json::Value;
 
 use crate::common::*;
 
+// oauth2 5 is built on reqwest 0.12 and re-exports it; the workspace's
+// reqwest (0.13) is another type.
+use oauth2::reqwest;
+
 fn http_client() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     // What a mesh sidecar adds; the server requires HTTPS by default.
