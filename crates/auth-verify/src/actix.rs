@@ -19,7 +19,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::{Claims, Error, Verifier};
+use crate::{Claims, Error, Verifier, VerifyError};
 
 /// The claims of the request's valid bearer token.
 #[derive(Debug, Clone)]
@@ -140,14 +140,16 @@ fn bearer(req: &HttpRequest) -> Result<String, Error> {
         return Err(Error::Missing);
     };
     if values.next().is_some() {
-        return Err(Error::Malformed);
+        return Err(Error::Refused(VerifyError::Malformed));
     }
-    let value = value.to_str().map_err(|_| Error::Malformed)?;
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Refused(VerifyError::Malformed))?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
             let token = token.trim();
             if token.is_empty() {
-                Err(Error::Malformed)
+                Err(Error::Refused(VerifyError::Malformed))
             } else {
                 Ok(token.to_owned())
             }

@@ -12,52 +12,16 @@ pub enum Error {
     #[error("no bearer token was presented")]
     Missing,
 
-    /// Not a compact JWS with a JSON header naming a `kid`.
-    #[error("the token is not a well-formed signed JWT")]
-    Malformed,
+    /// A check of the token itself failed (shape, signature, `typ`,
+    /// claims, lifetime, issuer, audience): the same rules, and the same
+    /// messages, as the server's own verification in `auth-token`.
+    #[error(transparent)]
+    Refused(#[from] VerifyError),
 
     /// The header names a key the server does not publish, even after
     /// fetching its keys again.
     #[error("the token names a signing key the server does not publish")]
     UnknownKey,
-
-    /// The signature does not verify with the named key, or the header's
-    /// `alg` is not the algorithm the server's key declares.
-    #[error("the token's signature is invalid")]
-    BadSignature,
-
-    /// The header's `typ` is not `at+jwt` (RFC 9068).
-    #[error("the token is not an access token (typ is not at+jwt)")]
-    WrongType,
-
-    /// The payload lacks a claim every access token has, or has one of the
-    /// wrong type.
-    #[error("the token's claims are malformed")]
-    MalformedClaims,
-
-    /// `exp` is past, beyond the leeway.
-    #[error("the token has expired")]
-    Expired,
-
-    /// `nbf` is ahead, beyond the leeway.
-    #[error("the token is not valid yet")]
-    NotYetValid,
-
-    /// `iss` is not the configured issuer.
-    #[error("the token was issued by another issuer")]
-    WrongIssuer,
-
-    /// `aud` is not the configured audience.
-    #[error("the token was issued for another audience")]
-    WrongAudience,
-
-    /// `exp - iat` is over 24 hours: longer than the server ever issues.
-    #[error("the token claims a lifetime longer than the server issues")]
-    LifetimeTooLong,
-
-    /// `iat` lies further ahead than the clock leeway allows.
-    #[error("the token claims to be issued in the future")]
-    IssuedInFuture,
 
     /// Introspection mode: the server answered that the token is not
     /// active (revoked, or its client deleted).
@@ -80,25 +44,6 @@ impl Error {
     /// `false` when it could not be checked now (answer 503 and retry).
     pub fn is_token_refused(&self) -> bool {
         !matches!(self, Self::KeysUnavailable | Self::IntrospectionUnavailable)
-    }
-}
-
-impl From<VerifyError> for Error {
-    fn from(e: VerifyError) -> Self {
-        match e {
-            VerifyError::Malformed => Self::Malformed,
-            // A retired key is one the server stopped publishing.
-            VerifyError::UnknownKid | VerifyError::RetiredKey => Self::UnknownKey,
-            VerifyError::BadSignature => Self::BadSignature,
-            VerifyError::WrongType => Self::WrongType,
-            VerifyError::MalformedClaims => Self::MalformedClaims,
-            VerifyError::Expired => Self::Expired,
-            VerifyError::NotYetValid => Self::NotYetValid,
-            VerifyError::WrongIssuer => Self::WrongIssuer,
-            VerifyError::WrongAudience => Self::WrongAudience,
-            VerifyError::LifetimeTooLong => Self::LifetimeTooLong,
-            VerifyError::IssuedInFuture => Self::IssuedInFuture,
-        }
     }
 }
 

@@ -33,6 +33,7 @@ mod verifier;
 #[cfg(feature = "actix")]
 pub mod actix;
 
+pub use auth_token::VerifyError;
 pub use claims::Claims;
 pub use error::{ConfigError, Error};
 pub use verifier::{ClientAuth, Verifier, VerifierBuilder};

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::claims::Claims;
 use crate::error::{ConfigError, Error};
 use crate::keys::{max_age, Fetch, Fetched, KeyCache, Timing};
+use crate::VerifyError;
 
 /// Tokens longer than this are refused unread (the server's are ~1 KiB).
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -500,9 +501,9 @@ impl Verifier {
     /// usual).
     pub async fn verify_at(&self, token: &str, now: OffsetDateTime) -> Result<Claims, Error> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(Error::Malformed);
+            return Err(Error::Refused(VerifyError::Malformed));
         }
-        let kid = header_kid(token).ok_or(Error::Malformed)?;
+        let kid = header_kid(token).ok_or(Error::Refused(VerifyError::Malformed))?;
         let key = self.inner.keys.key(&kid).await?;
         let rules = Validation {
             issuer: Some(&self.inner.issuer),
@@ -569,7 +570,10 @@ mod tests {
     async fn garbage_is_malformed_before_any_fetch() {
         let v = Verifier::builder("http://127.0.0.1:9").build().unwrap();
         for bad in ["", "abc", "a.b.c", &"x".repeat(MAX_TOKEN_BYTES + 1)] {
-            assert_eq!(v.verify(bad).await.unwrap_err(), Error::Malformed);
+            assert_eq!(
+                v.verify(bad).await.unwrap_err(),
+                Error::Refused(VerifyError::Malformed)
+            );
         }
         assert_eq!(v.key_fetches(), 0);
     }

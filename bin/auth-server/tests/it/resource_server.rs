@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use auth_domain::SigningKeyRepository as _;
-use auth_verify::{Error, Verifier};
+use auth_verify::{Error, Verifier, VerifyError};
 use base64::Engine as _;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
@@ -240,7 +240,10 @@ async fn each_check_refuses_what_it_must_and_says_which() {
         b64(more.to_string().as_bytes()),
         parts[2]
     );
-    assert_eq!(v.verify(&tampered).await.unwrap_err(), Error::BadSignature);
+    assert_eq!(
+        v.verify(&tampered).await.unwrap_err(),
+        Error::Refused(VerifyError::BadSignature)
+    );
 
     // Expired: the server's token checked after its exp, with the default
     // 60 s of leeway and with none.
@@ -253,12 +256,12 @@ async fn each_check_refuses_what_it_must_and_says_which() {
         v.verify_at(&token, exp + time::Duration::seconds(60))
             .await
             .unwrap_err(),
-        Error::Expired
+        Error::Refused(VerifyError::Expired)
     );
     let strict = verifier(&s).leeway(Duration::ZERO).build().unwrap();
     assert_eq!(
         strict.verify_at(&token, exp).await.unwrap_err(),
-        Error::Expired
+        Error::Refused(VerifyError::Expired)
     );
     let iat = exp - time::Duration::minutes(60);
     assert_eq!(
@@ -266,7 +269,7 @@ async fn each_check_refuses_what_it_must_and_says_which() {
             .verify_at(&token, iat - time::Duration::seconds(1))
             .await
             .unwrap_err(),
-        Error::NotYetValid
+        Error::Refused(VerifyError::NotYetValid)
     );
 
     // Another issuer, another audience.
@@ -276,12 +279,12 @@ async fn each_check_refuses_what_it_must_and_says_which() {
         .unwrap();
     assert_eq!(
         foreign.verify(&token).await.unwrap_err(),
-        Error::WrongIssuer
+        Error::Refused(VerifyError::WrongIssuer)
     );
     let for_other = verifier(&s).audience("other-service").build().unwrap();
     assert_eq!(
         for_other.verify(&token).await.unwrap_err(),
-        Error::WrongAudience
+        Error::Refused(VerifyError::WrongAudience)
     );
     let for_us = verifier(&s).audience("my-service").build().unwrap();
     assert!(for_us.verify(&token).await.is_ok());
@@ -304,7 +307,11 @@ async fn each_check_refuses_what_it_must_and_says_which() {
     assert!(v.verify(&genuine).await.is_ok());
     for typ in [Some("JWT"), None, Some("at+jwt+x")] {
         let t = craft(&header("RS256", typ), &claims, Signing::Rs256(&key));
-        assert_eq!(v.verify(&t).await.unwrap_err(), Error::WrongType, "{typ:?}");
+        assert_eq!(
+            v.verify(&t).await.unwrap_err(),
+            Error::Refused(VerifyError::WrongType),
+            "{typ:?}"
+        );
     }
 
     // The algorithm is the key's (RS256), whatever the header says: our
@@ -352,7 +359,7 @@ async fn each_check_refuses_what_it_must_and_says_which() {
     ] {
         assert_eq!(
             v.verify(&t).await.unwrap_err(),
-            Error::BadSignature,
+            Error::Refused(VerifyError::BadSignature),
             "{what}"
         );
     }
@@ -365,7 +372,10 @@ async fn each_check_refuses_what_it_must_and_says_which() {
         &long,
         Signing::Rs256(&key),
     );
-    assert_eq!(v.verify(&t).await.unwrap_err(), Error::LifetimeTooLong);
+    assert_eq!(
+        v.verify(&t).await.unwrap_err(),
+        Error::Refused(VerifyError::LifetimeTooLong)
+    );
 
     // One fetch served every check above.
     assert_eq!(v.key_fetches(), 1);
