@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{admin, failed, query_params, rfc3339_ms};
+use super::{query_params, rfc3339_ms};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -82,12 +82,11 @@ pub async fn list(
     caller: AdminCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::USERS_READ)?;
+    let session = caller.with(&state, perms::USERS_READ)?;
     let filter = filter_of(&req)?;
-    let events = admin(&state)
-        .audit_events(&super::caller(&caller), filter)
-        .await
-        .map_err(failed(&state))?;
+    let events = session
+        .run(async |a, c| a.audit_events(c, filter).await)
+        .await?;
     let views: Vec<AuditEventView> = events.into_iter().map(AuditEventView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{admin, failed};
+
 use crate::state::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -27,11 +27,10 @@ pub struct NamedView {
 }
 
 async fn load(state: &web::Data<AppState>, caller: &AdminCaller) -> Result<Catalogue, Problem> {
-    caller.require(perms::USERS_READ)?;
-    admin(state)
-        .catalogue(&super::caller(caller))
+    caller
+        .with(state, perms::USERS_READ)?
+        .run(async |a, c| a.catalogue(c).await)
         .await
-        .map_err(failed(state))
 }
 
 fn sorted<T>(mut items: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{admin, failed, json_object, member, read_body, rfc3339_ms, Member};
+use super::{json_object, member, read_body, rfc3339_ms, Member};
 
 const JSON: &str = "application/json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -178,11 +178,8 @@ pub async fn list(
     state: web::Data<crate::AppState>,
     caller: AdminCaller,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_READ)?;
-    let clients = admin(&state)
-        .list_clients(&super::caller(&caller))
-        .await
-        .map_err(failed(&state))?;
+    let session = caller.with(&state, perms::CLIENT_READ)?;
+    let clients = session.run(async |a, c| a.list_clients(c).await).await?;
     let views: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -202,11 +199,8 @@ pub async fn get(
     caller: AdminCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_READ)?;
-    let client = admin(&state)
-        .client(&super::caller(&caller), &path)
-        .await
-        .map_err(failed(&state))?;
+    let session = caller.with(&state, perms::CLIENT_READ)?;
+    let client = session.run(async |a, c| a.client(c, &path).await).await?;
     Ok(HttpResponse::Ok().json(ClientView::from(&client)))
 }
 
@@ -231,13 +225,12 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_WRITE)?;
+    let session = caller.with(&state, perms::CLIENT_WRITE)?;
     let body = read_body(&req, payload, &[JSON]).await?;
     let (id, settings) = ClientCreate::parse(&body)?;
-    let created = admin(&state)
-        .create_client(&super::caller(&caller), id, &settings)
-        .await
-        .map_err(failed(&state))?;
+    let created = session
+        .run(async |a, c| a.create_client(c, id, &settings).await)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location(&created.id)))
         .json(ClientView::from(&created)))
@@ -265,15 +258,14 @@ pub async fn update(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_WRITE)?;
+    let session = caller.with(&state, perms::CLIENT_WRITE)?;
     let body = read_body(&req, payload, &[MERGE_PATCH, JSON]).await?;
     // A missing client is a 404 whatever the body says: the use case
     // reports a body it cannot use only after finding the client.
     let patch = ClientPatch::parse(&body).map_err(Problem::into_input_error);
-    let updated = admin(&state)
-        .update_client(&super::caller(&caller), &path, patch)
-        .await
-        .map_err(failed(&state))?;
+    let updated = session
+        .run(async |a, c| a.update_client(c, &path, patch).await)
+        .await?;
     Ok(HttpResponse::Ok().json(ClientView::from(&updated)))
 }
 
@@ -293,11 +285,10 @@ pub async fn delete(
     caller: AdminCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_WRITE)?;
-    admin(&state)
-        .delete_client(&super::caller(&caller), &path)
-        .await
-        .map_err(failed(&state))?;
+    let session = caller.with(&state, perms::CLIENT_WRITE)?;
+    session
+        .run(async |a, c| a.delete_client(c, &path).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

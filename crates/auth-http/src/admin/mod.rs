@@ -74,27 +74,49 @@ pub fn rfc3339_ms(t: OffsetDateTime) -> String {
     )
 }
 
-/// The admin use cases over this server's stores, hasher and secret rules.
-pub fn admin(state: &AppState) -> Admin {
-    Admin::new(
-        state.repos.clone(),
-        state.hasher.clone(),
-        state.config.secret_policy,
-    )
+/// The admin use cases as one verified caller, once it holds a permission.
+/// Handlers take it before reading a body, so that a 403 comes before a 400.
+pub struct Session<'a> {
+    state: &'a AppState,
+    admin: Admin,
+    caller: Caller,
 }
 
-/// The use cases' view of a verified caller.
-pub fn caller(c: &AdminCaller) -> Caller {
-    Caller {
-        sub: c.sub().to_owned(),
-        client_id: c.client_id().to_owned(),
-        permissions: c.permissions().to_vec(),
+impl AdminCaller {
+    /// [`Session`] for this caller, or the 403 naming `permission`.
+    pub fn with<'a>(
+        &self,
+        state: &'a AppState,
+        permission: &'static str,
+    ) -> Result<Session<'a>, Problem> {
+        self.require(permission)?;
+        Ok(Session {
+            state,
+            admin: Admin::new(
+                state.repos.clone(),
+                state.hasher.clone(),
+                state.config.secret_policy,
+            ),
+            caller: Caller {
+                sub: self.sub().to_owned(),
+                client_id: self.client_id().to_owned(),
+                permissions: self.permissions().to_vec(),
+            },
+        })
     }
 }
 
-/// The problem for a use case's error, with this server's `Retry-After`.
-pub fn failed(state: &AppState) -> impl Fn(AdminError) -> Problem + '_ {
-    |e| Problem::from_admin(e, state.retry_after_secs())
+impl Session<'_> {
+    /// Runs one use case; its error becomes the problem document, with this
+    /// server's `Retry-After` on a 503.
+    pub async fn run<T>(
+        &self,
+        use_case: impl AsyncFnOnce(&Admin, &Caller) -> Result<T, AdminError>,
+    ) -> Result<T, Problem> {
+        use_case(&self.admin, &self.caller)
+            .await
+            .map_err(|e| Problem::from_admin(e, self.state.retry_after_secs()))
+    }
 }
 
 /// Reads the request body: content type among `accepted` (else 415), at most

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{admin, failed, query_params, rfc3339_ms};
+use super::{query_params, rfc3339_ms};
 use crate::state::AppState;
 
 /// `POST /clients/{clientId}/secret`: the one time the plaintext is shown.
@@ -163,17 +163,16 @@ pub async fn issue(
     caller: AdminCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_WRITE)?;
+    let session = caller.with(&state, perms::CLIENT_WRITE)?;
     let WrittenSecret {
         client,
         secret,
         current,
         tag,
         ..
-    } = admin(&state)
-        .issue_secret(&super::caller(&caller), &path)
-        .await
-        .map_err(failed(&state))?;
+    } = session
+        .run(async |a, c| a.issue_secret(c, &path).await)
+        .await?;
     Ok(
         secret_response(StatusCode::CREATED, tag).json(IssuedSecret {
             client_id: client.id.to_string(),
@@ -207,17 +206,16 @@ pub async fn rotate(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_WRITE)?;
+    let session = caller.with(&state, perms::CLIENT_WRITE)?;
     let WrittenSecret {
         client,
         secret,
         current,
         previous_valid_until,
         tag,
-    } = admin(&state)
-        .rotate_secret(&super::caller(&caller), &path, if_match(&req).as_ref())
-        .await
-        .map_err(failed(&state))?;
+    } = session
+        .run(async |a, c| a.rotate_secret(c, &path, if_match(&req).as_ref()).await)
+        .await?;
     let valid_until = previous_valid_until.ok_or_else(Problem::internal)?;
     Ok(secret_response(StatusCode::OK, tag).json(RotatedSecret {
         client_id: client.id.to_string(),
@@ -250,7 +248,7 @@ pub async fn delete(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_WRITE)?;
+    let session = caller.with(&state, perms::CLIENT_WRITE)?;
     // The slot is named after the client is found: an unknown client is a
     // 404 whatever the query says.
     let target = query_params(&req, &["target"])
@@ -263,15 +261,12 @@ pub async fn delete(
                 .ok_or_else(|| Problem::bad_field("target", "must be current or previous")),
         })
         .map_err(Problem::into_input_error);
-    let tag = admin(&state)
-        .delete_secret(
-            &super::caller(&caller),
-            &path,
-            target,
-            if_match(&req).as_ref(),
-        )
-        .await
-        .map_err(failed(&state))?;
+    let tag = session
+        .run(async |a, c| {
+            a.delete_secret(c, &path, target, if_match(&req).as_ref())
+                .await
+        })
+        .await?;
     Ok(HttpResponse::NoContent()
         .insert_header((header::ETAG, etag(tag)))
         .finish())
@@ -294,11 +289,10 @@ pub async fn metadata(
     caller: AdminCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::CLIENT_WRITE)?;
-    let state_now = admin(&state)
-        .secret_state(&super::caller(&caller), &path)
-        .await
-        .map_err(failed(&state))?;
+    let session = caller.with(&state, perms::CLIENT_WRITE)?;
+    let state_now = session
+        .run(async |a, c| a.secret_state(c, &path).await)
+        .await?;
     let (client, status, now) = (&state_now.client, &state_now.status, state_now.at);
     let body = SecretMetadata {
         client_id: client.id.to_string(),

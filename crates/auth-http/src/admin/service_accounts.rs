@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
-use super::{admin, failed, json_object, member, read_body};
+use super::{json_object, member, read_body};
 use crate::state::AppState;
 
 /// A service account as the admin API shows it.
@@ -119,11 +119,8 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: AdminCaller,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::USERS_READ)?;
-    let accounts = admin(&state)
-        .list_accounts(&super::caller(&caller))
-        .await
-        .map_err(failed(&state))?;
+    let session = caller.with(&state, perms::USERS_READ)?;
+    let accounts = session.run(async |a, c| a.list_accounts(c).await).await?;
     let views: Vec<ServiceAccountView> = accounts.iter().map(ServiceAccountView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -143,11 +140,8 @@ pub async fn get(
     caller: AdminCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::USERS_READ)?;
-    let account = admin(&state)
-        .account(&super::caller(&caller), &path)
-        .await
-        .map_err(failed(&state))?;
+    let session = caller.with(&state, perms::USERS_READ)?;
+    let account = session.run(async |a, c| a.account(c, &path).await).await?;
     Ok(HttpResponse::Ok().json(ServiceAccountView::from(&account)))
 }
 
@@ -172,14 +166,13 @@ pub async fn put(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::USERS_WRITE)?;
+    let session = caller.with(&state, perms::USERS_WRITE)?;
     let body = read_body(&req, payload, &["application/json"]).await?;
     let id = ServiceAccountId::parse(&path).map_err(|e| Problem::bad_field("id", e))?;
     let input = ServiceAccountPut::parse(&body)?;
-    let (created, stored) = admin(&state)
-        .put_account(&super::caller(&caller), &id, input)
-        .await
-        .map_err(failed(&state))?;
+    let (created, stored) = session
+        .run(async |a, c| a.put_account(c, &id, input).await)
+        .await?;
     let mut b = if created {
         HttpResponse::Created()
     } else {
@@ -203,11 +196,10 @@ pub async fn delete(
     caller: AdminCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::USERS_WRITE)?;
-    admin(&state)
-        .delete_account(&super::caller(&caller), &path)
-        .await
-        .map_err(failed(&state))?;
+    let session = caller.with(&state, perms::USERS_WRITE)?;
+    session
+        .run(async |a, c| a.delete_account(c, &path).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -229,12 +221,11 @@ pub async fn link(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::USERS_WRITE)?;
+    let session = caller.with(&state, perms::USERS_WRITE)?;
     let (account_id, client_id) = path.into_inner();
-    admin(&state)
-        .link(&super::caller(&caller), &account_id, &client_id)
-        .await
-        .map_err(failed(&state))?;
+    session
+        .run(async |a, c| a.link(c, &account_id, &client_id).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -254,12 +245,11 @@ pub async fn unlink(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(perms::USERS_WRITE)?;
+    let session = caller.with(&state, perms::USERS_WRITE)?;
     let (account_id, client_id) = path.into_inner();
-    admin(&state)
-        .unlink(&super::caller(&caller), &account_id, &client_id)
-        .await
-        .map_err(failed(&state))?;
+    session
+        .run(async |a, c| a.unlink(c, &account_id, &client_id).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
