@@ -199,7 +199,10 @@ name="auth-server-fresh-$$"
 # /dev/shm, a pid cap): the tests start several PostgreSQL clusters and
 # servers with many threads.
 set +e
+# CARGO_INCREMENTAL passes through (CI turns the incremental caches off to
+# save disk); it changes how cargo caches, not what the commands do.
 podman run --rm --name "$name" --runtime runc --shm-size 1g --pids-limit -1 "${mounts[@]}" \
+  ${CARGO_INCREMENTAL:+-e CARGO_INCREMENTAL="$CARGO_INCREMENTAL"} \
   "$image" bash /fresh/inside.sh "$mode" "$run_timeout"
 status=$?
 set -e
