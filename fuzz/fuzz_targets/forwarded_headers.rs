@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use auth_http::forwarded::{resolve, ForwardedHeaders, Forwarding, TrustedProxies};
+use auth_service::forwarded::{resolve, ForwardedHeaders, Forwarding, TrustedProxies};
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: [&str; 6] = [

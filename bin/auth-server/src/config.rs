@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
 use auth_domain::{parse_duration, Secret, SecretPolicy};
-use auth_http::proxy::ForwardedHeaders;
+use auth_service::forwarded::ForwardedHeaders;
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
@@ -565,13 +565,13 @@ mod tests {
         }
         assert_eq!(
             http.forwarded_headers,
-            auth_http::proxy::ForwardedHeaders::XForwarded
+            auth_service::forwarded::ForwardedHeaders::XForwarded
         );
         assert_eq!(c.token_failure_limit_per_client, 300);
         let c = load(None, &env(&[("APP_FORWARDED_HEADERS", "forwarded")])).unwrap();
         assert_eq!(
             crate::startup::http_config(&c).unwrap().forwarded_headers,
-            auth_http::proxy::ForwardedHeaders::Forwarded
+            auth_service::forwarded::ForwardedHeaders::Forwarded
         );
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use auth_domain::{AuditOutcome, BcryptHasher, NewAuditEvent, SigningKeyRepository, StoreError};
-use auth_http::proxy::TrustedProxies;
+use auth_service::forwarded::TrustedProxies;
 use auth_http::{AppState, Application, HttpConfig, Repos};
 use auth_seed::{SeedRules, SeedSources};
 use auth_store::{Backend, Store, StoreConfig};
@@ -263,7 +263,7 @@ pub fn bootstrap(
     let db_err = |e: StoreError| database_error(config, &e);
     with_database("migrations", || store.migrate()).map_err(db_err)?;
     ensure_signing_key(store, config, &prepared_state.key_encryption)?;
-    with_database("load signing keys", || match prepared_state.reload_keys() {
+    with_database("load signing keys", || match prepared_state.auth.reload_keys() {
         Ok(_) => Ok(()),
         Err(auth_service::ReloadError::Store(e)) => Err(e),
         Err(auth_service::ReloadError::Keys(m)) => Err(StoreError::Rejected(m)),
@@ -304,7 +304,7 @@ pub fn bootstrap(
         "a failed client authentication costs two verifications at this BCrypt cost, the highest stored"
     );
     // Seeding may have extended the catalogue.
-    prepared_state.refresh_from_store();
+    prepared_state.auth.refresh_from_store();
     prepared_state.set_ready();
     tracing::info!("ready");
     Ok(())
@@ -338,7 +338,7 @@ pub async fn serve(config: Config, env: EnvLookup) -> Result<(), StartupError> {
         handle.stop(false).await;
         return Err(e);
     }
-    auth_http::state::spawn_refresher(&state, REFRESH_EVERY);
+    state.auth.spawn_refresher(REFRESH_EVERY);
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(StartupError::Server(e.to_string())),

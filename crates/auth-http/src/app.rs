@@ -19,7 +19,8 @@ use crate::drain::Drain;
 use crate::proxy::{EffectiveRequest, ResolveEffectiveRequest};
 use crate::request_id::RequestId;
 use crate::state::AppState;
-use crate::{admin, discovery, docs_page, introspect, metrics, ops, token};
+use crate::{admin, discovery, docs_page, introspect, ops, token};
+use auth_metrics as metrics;
 
 /// One served route, declared once: the handler and its `#[utoipa::path]`
 /// item, which alone states the method and the path. The app registers the
@@ -318,7 +319,7 @@ async fn access_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = metrics::method_label(req.method());
+    let method = metrics::method_label(req.method().as_str());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     let route = res

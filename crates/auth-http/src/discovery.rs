@@ -2,10 +2,10 @@
 //! JWKS (see docs/reference/endpoints.md). Served over plain HTTP too (see docs/reference/proxy.md).
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::proxy::EffectiveRequest;
+use crate::proxy::{effective, EffectiveRequest, MiddlewareMissing};
 use crate::state::AppState;
 
 /// `APP_ISSUER`, else `{scheme}://{host}` of the effective request.
@@ -37,8 +37,11 @@ fn metadata(state: &AppState, eff: &EffectiveRequest) -> serde_json::Value {
 /// RFC 8414 authorization server metadata.
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
     responses((status = 200, description = "RFC 8414 metadata", content_type = "application/json")))]
-pub async fn oauth_metadata(state: web::Data<AppState>, eff: EffectiveRequest) -> HttpResponse {
-    HttpResponse::Ok().json(metadata(&state, &eff))
+pub async fn oauth_metadata(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, MiddlewareMissing> {
+    Ok(HttpResponse::Ok().json(metadata(&state, &effective(&req)?)))
 }
 
 /// The same metadata at the OpenID Connect discovery location.
@@ -46,9 +49,9 @@ pub async fn oauth_metadata(state: web::Data<AppState>, eff: EffectiveRequest) -
     responses((status = 200, description = "Discovery metadata", content_type = "application/json")))]
 pub async fn openid_configuration(
     state: web::Data<AppState>,
-    eff: EffectiveRequest,
-) -> HttpResponse {
-    HttpResponse::Ok().json(metadata(&state, &eff))
+    req: HttpRequest,
+) -> Result<HttpResponse, MiddlewareMissing> {
+    Ok(HttpResponse::Ok().json(metadata(&state, &effective(&req)?)))
 }
 
 /// The public signing keys: the active one and retired ones still needed.
@@ -56,7 +59,7 @@ pub async fn openid_configuration(
     responses((status = 200, description = "JSON Web Key Set", content_type = "application/json"),
               (status = 503, description = "Startup not finished")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    match state.key_ring() {
+    match state.auth.key_ring() {
         Some(ring) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
             .json(ring.jwks()),

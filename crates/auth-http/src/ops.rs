@@ -42,7 +42,7 @@ fn unavailable(status: &str) -> HttpResponse {
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (connections, idle) = (state.repos.pool_state)();
-    let now = crate::metrics::Scrape {
+    let now = auth_metrics::Scrape {
         verifications_in_flight: state.auth.verify_pool().in_flight(),
         verifications_queued: state.auth.verify_pool().queued(),
         verifications_max_in_flight: state.config.secret_verify_concurrency,
@@ -51,6 +51,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         pool_idle_connections: idle,
     };
     HttpResponse::Ok()
-        .content_type(crate::metrics::CONTENT_TYPE)
+        .content_type(auth_metrics::CONTENT_TYPE)
         .body(state.metrics.render(now))
 }

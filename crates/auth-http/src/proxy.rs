@@ -1,7 +1,8 @@
-//! The forwarded-header middleware: runs the rules of [`crate::forwarded`]
+//! The forwarded-header middleware: runs the rules of
+//! [`auth_service::forwarded`]
 //! once per request (see docs/reference/proxy.md) and stores the resulting
-//! [`EffectiveRequest`] in the request's extensions, where [`effective`] (or
-//! the [`EffectiveRequest`] extractor) reads it.
+//! [`EffectiveRequest`] in the request's extensions, where [`effective`]
+//! reads it.
 //!
 //! The middleware is built with its [`Forwarding`] and keeps it: the
 //! trusted proxies are captured once, when the app is built, and a request
@@ -22,14 +23,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
 use actix_web::dev::{
-    forward_ready, ConnectionInfo, Payload, Service, ServiceRequest, ServiceResponse, Transform,
+    forward_ready, ConnectionInfo, Service, ServiceRequest, ServiceResponse, Transform,
 };
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
+use actix_web::{Error, HttpMessage, HttpRequest, ResponseError};
 
-use crate::forwarded::{is_host, resolve_with_default_host};
-pub use crate::forwarded::{EffectiveRequest, ForwardedHeaders, Forwarding, TrustedProxies};
+use auth_service::forwarded::{is_host, resolve_with_default_host};
+pub use auth_service::forwarded::{EffectiveRequest, ForwardedHeaders, Forwarding, TrustedProxies};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -115,15 +116,6 @@ pub fn effective(req: &HttpRequest) -> Result<EffectiveRequest, MiddlewareMissin
     })
 }
 
-impl FromRequest for EffectiveRequest {
-    type Error = MiddlewareMissing;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(effective(req))
-    }
-}
-
 /// Resolves `req` from what only actix knows: the peer, the connection's
 /// scheme and the address it arrived on. A request with no peer address
 /// (some test requests) has the unspecified address `0.0.0.0` as peer.
@@ -182,13 +174,23 @@ fn canonicalise_headers(headers: &mut HeaderMap, effective: &EffectiveRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forwarded::tests::behind_ingress;
     use actix_web::{test as actix_test, web, App, HttpResponse};
     use std::net::SocketAddr;
 
-    async fn echo(req: HttpRequest, from_extractor: EffectiveRequest) -> HttpResponse {
+    /// Loopback and the private ranges, as for an ingress on the cluster
+    /// network.
+    fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
+        Forwarding::new(
+            TrustedProxies::parse(
+                "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7",
+            )
+            .unwrap(),
+            family,
+        )
+    }
+
+    async fn echo(req: HttpRequest) -> HttpResponse {
         let e = effective(&req).unwrap();
-        assert_eq!(e, from_extractor);
         let info = req.connection_info();
         HttpResponse::Ok().body(format!(
             "{} {} {} {} | {} {} {}",

@@ -17,7 +17,7 @@ use tracing::field::Empty;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::metrics;
+use auth_metrics as metrics;
 
 /// The header, in both directions.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -96,7 +96,7 @@ pub async fn middleware(
         .and_then(|v| well_formed(v.as_bytes()))
         .unwrap_or_else(generate);
     req.extensions_mut().insert(id.clone());
-    let method = metrics::method_label(req.method());
+    let method = metrics::method_label(req.method().as_str());
     // The pattern comes from the application's route table, not from
     // routing, so it is known now: the exported span's name cannot change
     // once a child span exists.

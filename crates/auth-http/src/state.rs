@@ -11,7 +11,7 @@ use auth_domain::{Catalogue, SecretHasher, SecretPolicy, StoreError};
 use auth_service::{AuthConfig, AuthService, ReloadError};
 use auth_token::{KeyEncryption, KeyRing};
 
-use crate::metrics::Metrics;
+use auth_metrics::Metrics;
 use crate::proxy::{ForwardedHeaders, Forwarding, TrustedProxies};
 
 /// auth-http's section of the configuration.
@@ -122,36 +122,8 @@ impl AppState {
         self.ready.load(Ordering::SeqCst)
     }
 
-    /// The current key ring, if startup has loaded one.
-    pub fn key_ring(&self) -> Option<KeyRing> {
-        self.auth.key_ring()
-    }
-
-    /// Loads the keys from the database (blocking). Called at startup, after
-    /// `keys rotate`, and periodically by [`spawn_refresher`].
-    pub fn reload_keys(&self) -> Result<KeyRing, ReloadError> {
-        self.auth.reload_keys()
-    }
-
-    /// The cached catalogue (built-in plus stored extensions).
-    pub fn catalogue(&self) -> Result<Arc<Catalogue>, StoreError> {
-        self.auth.catalogue()
-    }
-
-    /// See [`AuthService::refresh_from_store`].
-    pub fn refresh_from_store(&self) {
-        self.auth.refresh_from_store();
-    }
-
     /// Seconds for `Retry-After` on a 503.
     pub fn retry_after_secs(&self) -> u64 {
         self.config.pool_timeout.as_secs().max(1)
     }
-}
-
-/// Refreshes keys and catalogue, and purges old revocation records, every
-/// `every` on a background thread, which ends when the application state is
-/// dropped.
-pub fn spawn_refresher(state: &AppState, every: Duration) {
-    state.auth.spawn_refresher(every);
 }

@@ -35,7 +35,7 @@ fn forged_with_server_keys(s: &TestServer, edit: impl FnOnce(&mut AccessTokenCla
         attributes: None,
     };
     edit(&mut claims);
-    s.state.key_ring().unwrap().sign(&claims).unwrap()
+    s.state.auth.key_ring().unwrap().sign(&claims).unwrap()
 }
 
 /// The same admin claims signed by a key that is not ours.

@@ -52,7 +52,7 @@ async fn twin(s: &TestServer, error: StoreError) -> (String, ServerHandle) {
         KeyEncryption::new(None).unwrap(),
     ));
     let st = state.clone();
-    web::block(move || st.reload_keys().map(|_| ()))
+    web::block(move || st.auth.reload_keys().map(|_| ()))
         .await
         .unwrap()
         .unwrap();

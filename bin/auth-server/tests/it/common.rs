@@ -237,7 +237,7 @@ pub async fn spawn(backend: Backend, opts: Spawn) -> TestServer {
         .await
         .unwrap()
         .unwrap();
-    auth_http::state::spawn_refresher(&state, startup::REFRESH_EVERY);
+    state.auth.spawn_refresher(startup::REFRESH_EVERY);
     TestServer {
         base: format!("http://127.0.0.1:{port}"),
         state,

@@ -54,10 +54,10 @@ async fn a_token_signed_with_a_key_newer_than_the_verifiers_last_load_verifies()
     .unwrap();
     let (sa, sb) = (a.state.clone(), b.state.clone());
     actix_web::web::block(move || {
-        sb.reload_keys().unwrap();
+        sb.auth.reload_keys().unwrap();
         let event = auth_store::test_support::test_event("signing_key.rotate", &key.kid);
         store.rotate(&key, &event).unwrap();
-        sa.reload_keys().unwrap();
+        sa.auth.reload_keys().unwrap();
     })
     .await
     .unwrap();

@@ -26,7 +26,7 @@ async fn the_periodic_refresh_purges_revocations_of_expired_tokens_only() {
 
         // What the store refresher runs every few seconds.
         let st = s.state.clone();
-        actix_web::web::block(move || st.refresh_from_store())
+        actix_web::web::block(move || st.auth.refresh_from_store())
             .await
             .unwrap();
 

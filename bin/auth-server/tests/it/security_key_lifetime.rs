@@ -59,7 +59,7 @@ fn our_ring(s: &TestServer) -> KeyRing {
 
 async fn reload(s: &TestServer) {
     let st = s.state.clone();
-    actix_web::web::block(move || st.reload_keys().map(drop))
+    actix_web::web::block(move || st.auth.reload_keys().map(drop))
         .await
         .unwrap()
         .unwrap();

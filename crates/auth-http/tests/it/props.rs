@@ -12,7 +12,7 @@ use auth_domain::{
 };
 use auth_http::admin::clients::ClientPatch;
 use auth_http::client_auth::{parse_basic_value, parse_form};
-use auth_http::forwarded::{
+use auth_service::forwarded::{
     resolve, EffectiveRequest, ForwardedHeaders, Forwarding, TrustedProxies,
 };
 use base64::Engine as _;

@@ -15,7 +15,7 @@
 //! [`resolve`] is the whole rule set as a pure function over the header
 //! lines as `(name, value)` pairs: no actix type appears here, so the rules
 //! are tested, fuzzed and reused without a server. The actix middleware that
-//! runs it once per request lives in `proxy.rs`.
+//! runs it once per request lives in `auth-http` (`proxy.rs`).
 //!
 //! Choices the standards leave open, made here:
 //! - Empty list elements (`a, , b`) are skipped, as RFC 9110 §5.6.1 asks of
@@ -424,7 +424,7 @@ fn is_port(port: &str) -> bool {
 /// Whether `value` looks like `host[:port]`: a DNS name or IPv4 address of
 /// letters, digits, `-`, `.` and `_`, or a bracketed IPv6 address, then an
 /// optional port 1–65535. Nothing else can reach an issuer URL.
-pub(crate) fn is_host(value: &str) -> bool {
+pub fn is_host(value: &str) -> bool {
     if value.is_empty() || value.len() > 261 {
         return false;
     }
@@ -646,7 +646,7 @@ fn split_unquoted(text: &str, sep: u8) -> Option<Vec<&str>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
@@ -659,7 +659,7 @@ pub(crate) mod tests {
 
     /// Loopback and the private ranges, as for an ingress on the cluster
     /// network, with the header family `family`.
-    pub(crate) fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
+    fn behind_ingress(family: ForwardedHeaders) -> Forwarding {
         Forwarding::new(
             TrustedProxies::parse(
                 "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7",

@@ -1,8 +1,14 @@
 //! The server's Prometheus metrics (the full list is in docs/operations.md),
-//! kept with `prometheus-client`: one [`Registry`] per `Application`, never a
-//! global one, so that every test server in one process counts on its own.
+//! kept with `prometheus-client`: one [`Registry`] per [`Metrics`], never a
+//! global one, so that every server in one process counts on its own.
 //! Every name starts with `auth_server_`; the library appends `_total` to
 //! counters.
+//!
+//! Nothing here knows an HTTP framework: the use cases report through
+//! [`auth_service::Observer`], which [`Metrics`] implements, and a server
+//! reports each answered request with [`Metrics::http_request`]. A Rust
+//! service that embeds `auth-service` gets the same names by handing it an
+//! `Arc<Metrics>` as its observer and serving [`Metrics::render`].
 
 use std::time::Duration;
 
@@ -13,6 +19,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+pub use auth_service::secret_expiry::SecretExpiry;
 
 /// The prefix of every metric name.
 pub const PREFIX: &str = "auth_server";
@@ -32,20 +40,15 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// methods, or `OTHER`. HTTP lets a caller invent any method token, and each
 /// distinct label value is a series kept for the life of the process, so a
 /// raw method would let anyone grow the server's memory without limit.
-pub fn method_label(method: &actix_web::http::Method) -> &'static str {
-    use actix_web::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "OTHER",
-    }
+pub fn method_label(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET.
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("OTHER")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -99,18 +102,6 @@ pub struct Scrape {
     pub verifications_max_queued: usize,
     pub pool_connections: u32,
     pub pool_idle_connections: u32,
-}
-
-/// Counts of clients by the state of their secret, from the periodic
-/// refresh (see [`crate::secret_expiry`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SecretExpiry {
-    /// Confidential clients whose secret must be rotated: none, or within
-    /// the rotation lead time of its expiry (`rotationRequired`).
-    pub rotation_required: u64,
-    /// Confidential clients whose current secret has expired: they cannot
-    /// obtain tokens until a new secret is issued.
-    pub expired: u64,
 }
 
 pub struct Metrics {
@@ -659,17 +650,13 @@ mod tests {
 
     #[test]
     fn only_standard_methods_are_labels_of_their_own() {
-        use actix_web::http::Method;
         for name in [
             "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
         ] {
-            let m = Method::from_bytes(name.as_bytes()).unwrap();
-            assert_eq!(method_label(&m), name);
+            assert_eq!(method_label(name), name);
         }
-        // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET.
-        for invented in ["FOO1", "X7Q2", "get", "PROPFIND", "GETS"] {
-            let m = Method::from_bytes(invented.as_bytes()).unwrap();
-            assert_eq!(method_label(&m), "OTHER", "{invented}");
+        for invented in ["FOO1", "X7Q2", "get", "PROPFIND", "GETS", ""] {
+            assert_eq!(method_label(invented), "OTHER", "{invented}");
         }
     }
 
