@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use actix_web::web;
 use auth_domain::{AuditOutcome, BcryptHasher, NewAuditEvent, SigningKeyRepository, StoreError};
-use auth_service::forwarded::TrustedProxies;
 use auth_http::{AppState, Application, HttpConfig, Repos};
 use auth_seed::{SeedRules, SeedSources};
+use auth_service::forwarded::TrustedProxies;
 use auth_store::{Backend, Store, StoreConfig};
 use auth_token::{generate_key, KeyEncryption, KeyState, SigningAlg};
 
@@ -263,10 +263,12 @@ pub fn bootstrap(
     let db_err = |e: StoreError| database_error(config, &e);
     with_database("migrations", || store.migrate()).map_err(db_err)?;
     ensure_signing_key(store, config, &prepared_state.key_encryption)?;
-    with_database("load signing keys", || match prepared_state.auth.reload_keys() {
-        Ok(_) => Ok(()),
-        Err(auth_service::ReloadError::Store(e)) => Err(e),
-        Err(auth_service::ReloadError::Keys(m)) => Err(StoreError::Rejected(m)),
+    with_database("load signing keys", || {
+        match prepared_state.auth.reload_keys() {
+            Ok(_) => Ok(()),
+            Err(auth_service::ReloadError::Store(e)) => Err(e),
+            Err(auth_service::ReloadError::Keys(m)) => Err(StoreError::Rejected(m)),
+        }
     })
     .map_err(|e| StartupError::Keys(e.to_string()))?;
     let sources = seed_sources(config);

@@ -22,7 +22,8 @@ const STARTUP_POLL: Duration = Duration::from_millis(100);
 pub fn refresh(state: &AppState) {
     match state.repos.clients.list() {
         Ok(clients) => {
-            let counts = secret_expiry::count(&clients, auth_domain::now_ms(), &state.config.secret_policy);
+            let counts =
+                secret_expiry::count(&clients, auth_domain::now_ms(), &state.config.secret_policy);
             state.metrics.set_secret_expiry(counts);
         }
         Err(e) => {

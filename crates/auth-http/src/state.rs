@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_domain::{Catalogue, SecretHasher, SecretPolicy, StoreError};
-use auth_service::{AuthConfig, AuthService, ReloadError};
-use auth_token::{KeyEncryption, KeyRing};
+use auth_domain::{SecretHasher, SecretPolicy};
+use auth_service::{AuthConfig, AuthService};
+use auth_token::KeyEncryption;
 
-use auth_metrics::Metrics;
 use crate::proxy::{ForwardedHeaders, Forwarding, TrustedProxies};
+use auth_metrics::Metrics;
 
 /// auth-http's section of the configuration.
 #[derive(Debug, Clone)]
