@@ -189,10 +189,10 @@ mod tests {
         )
     }
 
-    async fn echo(req: HttpRequest) -> HttpResponse {
-        let e = effective(&req).unwrap();
+    async fn echo(req: HttpRequest) -> Result<HttpResponse, MiddlewareMissing> {
+        let e = effective(&req)?;
         let info = req.connection_info();
-        HttpResponse::Ok().body(format!(
+        Ok(HttpResponse::Ok().body(format!(
             "{} {} {} {} | {} {} {}",
             e.scheme,
             e.host,
@@ -201,7 +201,7 @@ mod tests {
             info.scheme(),
             info.host(),
             info.realip_remote_addr().unwrap_or("-"),
-        ))
+        )))
     }
 
     fn peer(s: &str) -> SocketAddr {
