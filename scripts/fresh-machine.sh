@@ -199,10 +199,12 @@ name="auth-server-fresh-$$"
 # /dev/shm, a pid cap): the tests start several PostgreSQL clusters and
 # servers with many threads.
 set +e
-# CARGO_INCREMENTAL passes through (CI turns the incremental caches off to
-# save disk); it changes how cargo caches, not what the commands do.
+# CARGO_INCREMENTAL and CARGO_PROFILE_DEV_DEBUG pass through (CI turns the
+# incremental caches and debug info off to save disk); they change what
+# cargo keeps, not what the commands do.
 podman run --rm --name "$name" --runtime runc --shm-size 1g --pids-limit -1 "${mounts[@]}" \
   ${CARGO_INCREMENTAL:+-e CARGO_INCREMENTAL="$CARGO_INCREMENTAL"} \
+  ${CARGO_PROFILE_DEV_DEBUG:+-e CARGO_PROFILE_DEV_DEBUG="$CARGO_PROFILE_DEV_DEBUG"} \
   "$image" bash /fresh/inside.sh "$mode" "$run_timeout"
 status=$?
 set -e
