@@ -5,7 +5,7 @@
 
 use auth_domain::catalogue::perms;
 use auth_domain::{
-    CatalogueError, ClientId, LinkedServiceAccount, ServiceAccount, ServiceAccountId, StoreError,
+    CatalogueError, LinkedServiceAccount, ServiceAccount, ServiceAccountId, StoreError,
 };
 use serde_json::{Map, Value};
 
@@ -207,13 +207,8 @@ impl Admin {
         account_id: &str,
         client: &str,
     ) -> Result<(), AdminError> {
-        caller.require(perms::USERS_WRITE)?;
-        let linked = self.find_account(account_id).await?;
-        let client_id = client_id(client)?;
-        self.find_confidential(&client_id, "cannot be linked to a service account")
-            .await?;
-        // The client will carry the account's permissions in its tokens.
-        self.change_link(caller, linked, client_id, Link::Add).await
+        self.change_link(caller, account_id, client, Link::Add)
+            .await
     }
 
     /// Unlinks a client from the account (`users.write`).
@@ -223,25 +218,30 @@ impl Admin {
         account_id: &str,
         client: &str,
     ) -> Result<(), AdminError> {
-        caller.require(perms::USERS_WRITE)?;
-        let linked = self.find_account(account_id).await?;
-        let client_id = client_id(client)?;
-        // Taking the account's permissions away from the client's holder is
-        // a change to who has them, as much as granting them.
-        self.change_link(caller, linked, client_id, Link::Remove)
+        self.change_link(caller, account_id, client, Link::Remove)
             .await
     }
 
     /// Applies the rule against escalation to the account, then links or
     /// unlinks the client (the store commits the audit event with it), and
-    /// audits the outcome on the client.
+    /// audits the outcome on the client. The rule applies both ways: the
+    /// client will carry the account's permissions in its tokens, and
+    /// taking them away from the client's holder is a change to who has
+    /// them, as much as granting them.
     async fn change_link(
         &self,
         caller: &Caller,
-        linked: LinkedServiceAccount,
-        client: ClientId,
+        account_id: &str,
+        client: &str,
         link: Link,
     ) -> Result<(), AdminError> {
+        caller.require(perms::USERS_WRITE)?;
+        let linked = self.find_account(account_id).await?;
+        let client = client_id(client)?;
+        if let Link::Add = link {
+            self.find_confidential(&client, "cannot be linked to a service account")
+                .await?;
+        }
         let action = match link {
             Link::Add => "service_account.link",
             Link::Remove => "service_account.unlink",
