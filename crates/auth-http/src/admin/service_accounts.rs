@@ -55,27 +55,14 @@ impl From<&LinkedServiceAccount> for ServiceAccountView {
     }
 }
 
-/// The body of `PUT /service-accounts/{id}`: the fields of docs/reference/seed-files.md#service-accounts without
-/// `id` and `clientId`. Absent or null fields take the defaults of docs/reference/seed-files.md#service-accounts (the
-/// account is replaced, not patched).
-#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
-#[schema(rename_all = "camelCase")]
-pub struct ServiceAccountPut {
-    /// Default: the id.
-    pub name: Option<String>,
-    /// Default: empty.
-    pub description: Option<String>,
-    /// Default: true.
-    pub active: Option<bool>,
-    /// Role names of the catalogue; default none.
-    pub roles: Option<Vec<String>>,
-    /// Permission names of the catalogue; default none.
-    pub permissions: Option<Vec<String>>,
-    /// Group names of the catalogue; default none.
-    pub groups: Option<Vec<String>>,
-    /// Free-form claims copied into the token; default `{}`.
-    #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
+auth_service::account_input! {
+    /// The body of `PUT /service-accounts/{id}`: the fields of docs/reference/seed-files.md#service-accounts without
+    /// `id` and `clientId`. Absent or null fields take the defaults of docs/reference/seed-files.md#service-accounts (the
+    /// account is replaced, not patched).
+    #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ServiceAccountPut;
+    attributes { #[schema(value_type = Option<Object>)] }
 }
 
 const PUT_FIELDS: [&str; 7] = [

@@ -7,27 +7,52 @@ use auth_domain::catalogue::perms;
 use auth_domain::{
     CatalogueError, LinkedServiceAccount, ServiceAccount, ServiceAccountId, StoreError,
 };
-use serde_json::{Map, Value};
 
 use super::{client_id, unknown_account, Admin, AdminError, Caller};
 
-/// A service account as an operator writes it (the fields of
-/// docs/reference/seed-files.md#service-accounts but the id and the
-/// client): `None` takes the default. The account is replaced, not
-/// patched.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AccountInput {
-    /// Default: the id.
-    pub name: Option<String>,
-    /// Default: empty.
-    pub description: Option<String>,
-    /// Default: true.
-    pub active: Option<bool>,
-    pub roles: Option<Vec<String>>,
-    pub permissions: Option<Vec<String>>,
-    pub groups: Option<Vec<String>>,
-    /// Free-form claims copied into the token; default `{}`.
-    pub attributes: Option<Map<String, Value>>,
+/// Declares a struct with the fields of [`AccountInput`], each with its
+/// type and documentation, and the given attributes: the HTTP layer
+/// declares the schema of its `PUT` body with it, so that the fields are
+/// written once for the use case and its OpenAPI document. The attributes
+/// inside `attributes { … }` go on the `attributes` field (a schema
+/// generator may need telling what a JSON object is); the crate using it
+/// depends on serde_json, whose map that field is.
+#[macro_export]
+macro_rules! account_input {
+    (
+        $(#[$($meta:tt)*])*
+        $vis:vis struct $name:ident;
+        attributes { $(#[$($attributes_meta:tt)*])* }
+    ) => {
+        $(#[$($meta)*])*
+        $vis struct $name {
+            /// Default: the id.
+            pub name: Option<String>,
+            /// Default: empty.
+            pub description: Option<String>,
+            /// Default: true.
+            pub active: Option<bool>,
+            /// Role names of the catalogue; default none.
+            pub roles: Option<Vec<String>>,
+            /// Permission names of the catalogue; default none.
+            pub permissions: Option<Vec<String>>,
+            /// Group names of the catalogue; default none.
+            pub groups: Option<Vec<String>>,
+            /// Free-form claims copied into the token; default `{}`.
+            $(#[$($attributes_meta)*])*
+            pub attributes: Option<::serde_json::Map<String, ::serde_json::Value>>,
+        }
+    };
+}
+
+account_input! {
+    /// A service account as an operator writes it (the fields of
+    /// docs/reference/seed-files.md#service-accounts but the id and the
+    /// client): `None` takes the default. The account is replaced, not
+    /// patched.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct AccountInput;
+    attributes {}
 }
 
 impl AccountInput {
