@@ -15,56 +15,11 @@
 use std::time::Duration;
 
 use auth_bench::{hash_at, key_ring, typical_claims, CLIENT_SECRET};
+use auth_bench_cpu::{long_samples, CpuTime};
 use auth_domain::{BcryptHasher, Secret, SecretHasher, Verification};
 use auth_token::SigningAlg;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{criterion_group, criterion_main, Criterion};
-
-/// CPU time of the calling thread, from `/proc/thread-self/schedstat`
-/// (nanoseconds on a CPU), formatted like wall time. The kernel brings that
-/// figure up to date at each scheduler tick, so the groups measured with it
-/// take few, long samples ([`long_samples`]).
-struct CpuTime;
-
-static WALL: WallTime = WallTime;
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .expect("/proc/thread-self/schedstat is readable (Linux)")
-}
-
-impl Measurement for CpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, started: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(started)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
-
-/// Ten samples of equal length (about 300 ms each): a tick's staleness of
-/// the CPU clock is then about 1 % of a sample.
-fn long_samples<M: Measurement>(group: &mut criterion::BenchmarkGroup<'_, M>) {
-    group.sample_size(10);
-    group.sampling_mode(criterion::SamplingMode::Flat);
-}
 
 fn bcrypt_verify<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let mut group = c.benchmark_group(name);

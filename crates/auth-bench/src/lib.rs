@@ -30,14 +30,7 @@ pub fn key_ring(alg: SigningAlg) -> Result<KeyRing, String> {
     let enc = KeyEncryption::new(None).map_err(|e| e.to_string())?;
     let now = auth_domain::now_ms();
     let key = generate_key(alg, now, &enc).map_err(|e| e.to_string())?;
-    let stored = StoredSigningKey {
-        kid: key.kid,
-        alg: key.alg,
-        private_key: key.private_key,
-        public_jwk: key.public_jwk,
-        created_at: key.created_at,
-        retired_at: None,
-    };
+    let stored = StoredSigningKey::from(key);
     KeyRing::load(&[stored], &enc, now, time::Duration::minutes(1440)).map_err(|e| e.to_string())
 }
 

@@ -188,8 +188,35 @@ fn upsert<T>(list: &mut Vec<T>, item: T, key: impl Fn(&T) -> &String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The built-in catalogue with a `data.read` permission, a role `role`
+    /// granting `permissions`, and `groups`: the extension the tests of the
+    /// catalogue and of the escalation rule work on.
+    pub(crate) fn extended(role: &str, permissions: &[&str], groups: &[&str]) -> Catalogue {
+        let mut c = Catalogue::builtin();
+        c.extend(Catalogue {
+            permissions: vec![Permission {
+                name: "data.read".into(),
+                description: String::new(),
+            }],
+            roles: vec![Role {
+                name: role.into(),
+                description: String::new(),
+                permissions: permissions.iter().map(|s| s.to_string()).collect(),
+            }],
+            groups: groups
+                .iter()
+                .map(|g| Group {
+                    name: g.to_string(),
+                    description: String::new(),
+                })
+                .collect(),
+        })
+        .unwrap();
+        c
+    }
 
     fn account(roles: &[&str], permissions: &[&str], groups: &[&str]) -> ServiceAccount {
         ServiceAccount {
@@ -215,23 +242,7 @@ mod tests {
 
     #[test]
     fn effective_permissions_merge_direct_and_role_sorted() {
-        let mut c = Catalogue::builtin();
-        c.extend(Catalogue {
-            permissions: vec![Permission {
-                name: "data.read".into(),
-                description: String::new(),
-            }],
-            roles: vec![Role {
-                name: "ANALYST".into(),
-                description: String::new(),
-                permissions: vec!["data.read".into()],
-            }],
-            groups: vec![Group {
-                name: "urn:g:ops".into(),
-                description: String::new(),
-            }],
-        })
-        .unwrap();
+        let c = extended("ANALYST", &["data.read"], &["urn:g:ops"]);
         let eff = c.effective_permissions(&account(
             &["ANALYST"],
             &["users.read", "data.read"],

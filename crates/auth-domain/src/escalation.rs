@@ -61,7 +61,7 @@ pub fn check_no_escalation<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::{Permission, Role};
+    use crate::catalogue::tests::extended;
 
     fn account(roles: &[&str], permissions: &[&str]) -> ServiceAccount {
         ServiceAccount {
@@ -76,21 +76,7 @@ mod tests {
     }
 
     fn catalogue() -> Catalogue {
-        let mut c = Catalogue::builtin();
-        c.extend(Catalogue {
-            permissions: vec![Permission {
-                name: "data.read".into(),
-                description: String::new(),
-            }],
-            roles: vec![Role {
-                name: "OPS".into(),
-                description: String::new(),
-                permissions: vec!["data.read".into(), "users.write".into()],
-            }],
-            groups: vec![],
-        })
-        .unwrap();
-        c
+        extended("OPS", &["data.read", "users.write"], &[])
     }
 
     #[test]

@@ -226,6 +226,21 @@ impl std::fmt::Debug for NewSigningKey {
     }
 }
 
+/// A new key as the active key, without a store: what a key ring of one
+/// fresh key loads (the tests' and benchmarks' rings).
+impl From<NewSigningKey> for StoredSigningKey {
+    fn from(key: NewSigningKey) -> Self {
+        Self {
+            kid: key.kid,
+            alg: key.alg,
+            private_key: key.private_key,
+            public_jwk: key.public_jwk,
+            created_at: key.created_at,
+            retired_at: None,
+        }
+    }
+}
+
 pub trait SigningKeyRepository: Send + Sync {
     /// Every stored key, newest first.
     fn list(&self) -> Result<Vec<StoredSigningKey>, StoreError>;

@@ -28,21 +28,21 @@ pub(crate) struct ClientRow {
     post_logout_redirect_uris_json: String,
     service_account_id: Option<String>,
     created_at: i64,
-    current_hash: Option<String>,
-    current_created_at: Option<i64>,
-    current_expires_at: Option<i64>,
-    previous_hash: Option<String>,
-    previous_created_at: Option<i64>,
-    previous_expires_at: Option<i64>,
-    previous_grace_expires_at: Option<i64>,
+    #[diesel(embed)]
+    secrets: SecretColumns,
     secrets_version: i64,
     incarnation: String,
 }
 
-/// The secret columns, all written at once (an empty slot is NULLs).
-#[derive(AsChangeset)]
-#[diesel(table_name = clients, treat_none_as_null = true)]
-struct SecretColumns {
+/// The secret columns, all written at once (an empty slot is NULLs); a
+/// client row embeds them, so that they are listed once.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(
+    table_name = clients,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+pub(crate) struct SecretColumns {
     current_hash: Option<String>,
     current_created_at: Option<i64>,
     current_expires_at: Option<i64>,
@@ -103,7 +103,6 @@ impl ClientRow {
             StoreError::Other(format!("no random incarnation for client {}: {e}", c.id))
         })?;
         let settings = SettingsColumns::try_from(&c.settings)?;
-        let secrets = SecretColumns::from(&c.secrets);
         Ok(Self {
             id: c.id.as_str().to_owned(),
             client_type: c.client_type.as_str().to_owned(),
@@ -115,13 +114,7 @@ impl ClientRow {
             post_logout_redirect_uris_json: to_json(&c.post_logout_redirect_uris)?,
             service_account_id: None,
             created_at: to_epoch_ms(c.created_at),
-            current_hash: secrets.current_hash,
-            current_created_at: secrets.current_created_at,
-            current_expires_at: secrets.current_expires_at,
-            previous_hash: secrets.previous_hash,
-            previous_created_at: secrets.previous_created_at,
-            previous_expires_at: secrets.previous_expires_at,
-            previous_grace_expires_at: secrets.previous_grace_expires_at,
+            secrets: SecretColumns::from(&c.secrets),
             secrets_version: 0,
             incarnation,
         })
@@ -141,10 +134,11 @@ impl ClientRow {
             ScopeSet::parse(self.scope.as_deref().unwrap_or_default()).map_err(|_| bad("scope"))?;
         let access_token_ttl_minutes = u32::try_from(self.access_token_ttl_minutes)
             .map_err(|_| bad("access_token_ttl_minutes"))?;
+        let secrets = self.secrets;
         let current = match (
-            self.current_hash,
-            self.current_created_at,
-            self.current_expires_at,
+            secrets.current_hash,
+            secrets.current_created_at,
+            secrets.current_expires_at,
         ) {
             (Some(hash), Some(created), Some(expires)) => Some(CurrentSecret {
                 hash: SecretHash::new(hash),
@@ -155,10 +149,10 @@ impl ClientRow {
             _ => return Err(bad("current secret")),
         };
         let previous = match (
-            self.previous_hash,
-            self.previous_created_at,
-            self.previous_expires_at,
-            self.previous_grace_expires_at,
+            secrets.previous_hash,
+            secrets.previous_created_at,
+            secrets.previous_expires_at,
+            secrets.previous_grace_expires_at,
         ) {
             (Some(hash), Some(created), Some(expires), Some(grace)) => Some(PreviousSecret {
                 hash: SecretHash::new(hash),

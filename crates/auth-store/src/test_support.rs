@@ -97,22 +97,10 @@ pub fn sqlite_store() -> (Store, TestGuard) {
 /// cannot be reached.
 pub fn postgres_store() -> Option<(Store, TestGuard)> {
     let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
-    let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-        panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
-    });
-    let name = unique_name();
-    admin
-        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     // The guard exists before the store, so a failed migration still drops
     // the database.
-    let guard = TestGuard {
-        inner: GuardInner::Postgres {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-        },
-    };
-    let store = open_migrated(&with_database(&admin_url, &name));
+    let (url, guard) = new_postgres_database(admin_url);
+    let store = open_migrated(&url);
     Some((store, guard))
 }
 
@@ -123,6 +111,12 @@ pub fn fresh_postgres_url() -> Option<(String, TestGuard)> {
     let admin_url = std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
+    Some(new_postgres_database(admin_url))
+}
+
+/// Creates a database of a unique name on the server of `admin_url`: its
+/// URL, and the guard that drops it.
+fn new_postgres_database(admin_url: String) -> (String, TestGuard) {
     let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
         panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
     });
@@ -130,13 +124,11 @@ pub fn fresh_postgres_url() -> Option<(String, TestGuard)> {
     admin
         .batch_execute(&format!("CREATE DATABASE \"{name}\""))
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+    let url = with_database(&admin_url, &name);
     let guard = TestGuard {
-        inner: GuardInner::Postgres {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-        },
+        inner: GuardInner::Postgres { admin_url, name },
     };
-    Some((with_database(&admin_url, &name), guard))
+    (url, guard)
 }
 
 /// An audit event by the actor `test`, now, for the changes tests make

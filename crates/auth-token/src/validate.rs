@@ -204,14 +204,7 @@ mod tests {
     fn ring(alg: SigningAlg) -> KeyRing {
         let enc = KeyEncryption::new(None).unwrap();
         let key = generate_key(alg, t0(), &enc).unwrap();
-        let stored = auth_domain::StoredSigningKey {
-            kid: key.kid,
-            alg: key.alg,
-            private_key: key.private_key,
-            public_jwk: key.public_jwk,
-            created_at: key.created_at,
-            retired_at: None,
-        };
+        let stored = auth_domain::StoredSigningKey::from(key);
         KeyRing::load(&[stored], &enc, t0(), Duration::DAY).unwrap()
     }
 

@@ -5,8 +5,8 @@
 //! Never run in CI.
 //!
 //! Each pair is measured in wall time (`verify_*`) and in CPU time of the
-//! benchmarking thread (`verify_*_cpu`), which stays true on a machine
-//! whose cores other processes share. The verifier runs on a
+//! benchmarking thread (`verify_*_cpu`, [`auth_bench_cpu::CpuTime`]),
+//! which stays true on a machine whose cores other processes share. The verifier runs on a
 //! current-thread runtime in that same thread, so its CPU time is counted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,10 +14,11 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
+use auth_bench_cpu::{long_samples, CpuTime};
 use auth_domain::StoredSigningKey;
 use auth_token::{generate_key, AccessTokenClaims, KeyEncryption, KeyRing, SigningAlg};
 use base64::Engine as _;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{criterion_group, criterion_main, Criterion};
 use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
@@ -27,43 +28,6 @@ use openssl::sign::Verifier as RawVerifier;
 
 const ISSUER: &str = "https://auth.example.com";
 
-/// CPU time of the calling thread, from `/proc/thread-self/schedstat`
-/// (as crates/auth-bench measures it), formatted like wall time.
-struct CpuTime;
-
-static WALL: WallTime = WallTime;
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .expect("/proc/thread-self/schedstat is readable (Linux)")
-}
-
-impl Measurement for CpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, started: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(started)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
-
 /// A key ring of `alg`, its private key (for the raw verification's public
 /// half) and a typical token of a client with a service account.
 fn fixture(alg: SigningAlg) -> (KeyRing, PKey<Private>, String) {
@@ -72,14 +36,7 @@ fn fixture(alg: SigningAlg) -> (KeyRing, PKey<Private>, String) {
     let key = generate_key(alg, now, &enc).unwrap();
     // Stored unencrypted: "raw1" then the PKCS#8 DER.
     let private = PKey::private_key_from_pkcs8(&key.private_key[4..]).unwrap();
-    let stored = StoredSigningKey {
-        kid: key.kid,
-        alg: key.alg,
-        private_key: key.private_key,
-        public_jwk: key.public_jwk,
-        created_at: key.created_at,
-        retired_at: None,
-    };
+    let stored = StoredSigningKey::from(key);
     let ring = KeyRing::load(&[stored], &enc, now, time::Duration::DAY).unwrap();
     let iat = now.unix_timestamp();
     let claims = AccessTokenClaims {
@@ -174,9 +131,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
 
         let mut group = c.benchmark_group(format!("verify_{}{suffix}", alg.as_str()));
         if !suffix.is_empty() {
-            // The CPU clock advances at scheduler ticks: few, long samples.
-            group.sample_size(10);
-            group.sampling_mode(criterion::SamplingMode::Flat);
+            long_samples(&mut group);
         }
         group.measurement_time(Duration::from_secs(3));
         group.bench_function("auth_verify_warm", |b| {

@@ -43,14 +43,7 @@ fn signed_by_a_foreign_key() -> String {
     let enc = KeyEncryption::new(None).unwrap();
     let now = auth_domain::now_ms();
     let key = generate_key(SigningAlg::Rs256, now, &enc).unwrap();
-    let stored = auth_domain::StoredSigningKey {
-        kid: key.kid,
-        alg: key.alg,
-        private_key: key.private_key,
-        public_jwk: key.public_jwk,
-        created_at: key.created_at,
-        retired_at: None,
-    };
+    let stored = auth_domain::StoredSigningKey::from(key);
     let ring = KeyRing::load(&[stored], &enc, now, time::Duration::hours(1)).unwrap();
     let t = now.unix_timestamp();
     ring.sign(&AccessTokenClaims {

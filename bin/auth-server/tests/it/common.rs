@@ -248,6 +248,22 @@ pub async fn spawn(backend: Backend, opts: Spawn) -> TestServer {
     }
 }
 
+/// [`spawn`] with nothing but `settings` changed from the defaults.
+pub async fn spawn_with_settings(backend: Backend, settings: &[(&str, &str)]) -> TestServer {
+    let settings = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    spawn(
+        backend,
+        Spawn {
+            settings,
+            ..Spawn::default()
+        },
+    )
+    .await
+}
+
 /// The path of the built binary.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_auth-server"))

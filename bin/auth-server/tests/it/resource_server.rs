@@ -30,17 +30,9 @@ const ISSUER: &str = "https://auth.test.example";
 /// A server whose tokens carry `iss` = [`ISSUER`], answering introspection
 /// and revocation over plain HTTP (the verifier talks to it directly).
 async fn server(backend: Backend) -> TestServer {
-    let settings: BTreeMap<String, String> = [
-        ("APP_ISSUER".to_owned(), ISSUER.to_owned()),
-        ("APP_REQUIRE_HTTPS".to_owned(), "false".to_owned()),
-    ]
-    .into();
-    spawn(
+    spawn_with_settings(
         backend,
-        Spawn {
-            settings,
-            ..Spawn::default()
-        },
+        &[("APP_ISSUER", ISSUER), ("APP_REQUIRE_HTTPS", "false")],
     )
     .await
 }
@@ -52,21 +44,7 @@ fn verifier(s: &TestServer) -> auth_verify::VerifierBuilder {
 /// A token of `basic-client`, which authenticates with Basic and has no
 /// service account (so no permissions).
 async fn basic_token(s: &TestServer) -> String {
-    let r = s
-        .post("/oauth2/token")
-        .header(
-            "Authorization",
-            basic_authorization("basic-client", BASIC_SECRET),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    s.token("basic-client", BASIC_SECRET, Creds::Basic).await
 }
 
 /// A token of `my-service` (data.read through its ANALYST role). A new
@@ -178,16 +156,7 @@ async fn a_token_of_the_server_is_accepted_with_its_claims() {
 #[actix_web::test]
 async fn discovery_finds_the_keys_from_the_issuer_alone() {
     // Without APP_ISSUER the issuer is the URL the server is reached at.
-    let settings: BTreeMap<String, String> =
-        [("APP_REQUIRE_HTTPS".to_owned(), "false".to_owned())].into();
-    let s = spawn(
-        Backend::Sqlite,
-        Spawn {
-            settings,
-            ..Spawn::default()
-        },
-    )
-    .await;
+    let s = spawn_with_settings(Backend::Sqlite, &[("APP_REQUIRE_HTTPS", "false")]).await;
     let r = s
         .http
         .post(s.url("/oauth2/token"))

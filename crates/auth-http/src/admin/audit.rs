@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
+use super::responses::BearerUsersRead;
 use super::{query_params, rfc3339_ms};
 use crate::state::AppState;
 
@@ -73,8 +74,7 @@ pub fn filter_of(req: &HttpRequest) -> Result<AuditFilter, Problem> {
     responses(
         (status = 200, description = "Matching events, newest first", body = [AuditEventView]),
         (status = 400, description = "since is not RFC 3339, or an unknown parameter", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.read", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersRead,
     ),
     security(("bearer" = ["users.read"])))]
 pub async fn list(

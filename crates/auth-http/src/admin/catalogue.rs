@@ -7,7 +7,8 @@ use auth_domain::Catalogue;
 use serde::Serialize;
 
 use super::auth::AdminCaller;
-use super::problem::{Problem, ProblemDetails};
+use super::problem::Problem;
+use super::responses::BearerUsersRead;
 
 use crate::state::AppState;
 
@@ -42,8 +43,7 @@ fn sorted<T>(mut items: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
 #[utoipa::path(get, path = "/roles", tag = "admin: catalogue",
     responses(
         (status = 200, description = "Every role, sorted by name", body = [RoleView]),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.read", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersRead,
     ),
     security(("bearer" = ["users.read"])))]
 pub async fn roles(
@@ -71,8 +71,7 @@ pub async fn roles(
 #[utoipa::path(get, path = "/permissions", tag = "admin: catalogue",
     responses(
         (status = 200, description = "Every permission, sorted by name", body = [NamedView]),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.read", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersRead,
     ),
     security(("bearer" = ["users.read"])))]
 pub async fn permissions(
@@ -95,8 +94,7 @@ pub async fn permissions(
 #[utoipa::path(get, path = "/groups", tag = "admin: catalogue",
     responses(
         (status = 200, description = "Every group, sorted by name", body = [NamedView]),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.read", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersRead,
     ),
     security(("bearer" = ["users.read"])))]
 pub async fn groups(

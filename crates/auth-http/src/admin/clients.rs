@@ -13,6 +13,10 @@ use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
+use super::responses::{
+    BearerClientRead, BearerClientWrite, BearerClientWriteNoEscalation, BodyTooLarge,
+    DatabaseUnavailable, NoSuchClient, NotJson,
+};
 use super::{json_object, member, read_body, rfc3339_ms, Member};
 
 const JSON: &str = "application/json";
@@ -169,9 +173,8 @@ impl ClientPatch {
     responses(
         (status = 200, description = "Every client, sorted by id", body = [ClientView]),
         (status = 400, description = "Plain HTTP while HTTPS is required", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.read", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerClientRead,
+        DatabaseUnavailable,
     ),
     security(("bearer" = ["client.read"])))]
 pub async fn list(
@@ -189,9 +192,8 @@ pub async fn list(
     params(("clientId" = String, Path, description = "The client id, percent-encoded")),
     responses(
         (status = 200, description = "The client", body = ClientView),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.read", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerClientRead,
+        NoSuchClient,
     ),
     security(("bearer" = ["client.read"])))]
 pub async fn get(
@@ -212,11 +214,10 @@ pub async fn get(
         (status = 201, description = "Created; Location names it", body = ClientView,
             headers(("Location" = String, description = "/clients/{clientId}"))),
         (status = 400, description = "A field is invalid (named in `field`), or an unknown field", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerClientWrite,
         (status = 409, description = "A client with this id exists", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Not application/json", body = ProblemDetails, content_type = "application/problem+json"),
+        BodyTooLarge,
+        NotJson,
     ),
     security(("bearer" = ["client.write"])))]
 pub async fn create(
@@ -244,10 +245,9 @@ pub async fn create(
     responses(
         (status = 200, description = "The changed client", body = ClientView),
         (status = 400, description = "A field is invalid, unknown, or is clientId", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerClientWriteNoEscalation,
+        NoSuchClient,
+        BodyTooLarge,
         (status = 415, description = "Neither merge-patch+json nor json", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["client.write"])))]
@@ -275,9 +275,8 @@ pub async fn update(
     params(("clientId" = String, Path, description = "The client id, percent-encoded")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerClientWriteNoEscalation,
+        NoSuchClient,
     ),
     security(("bearer" = ["client.write"])))]
 pub async fn delete(

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod clients;
 pub mod problem;
+pub mod responses;
 pub mod secrets;
 pub mod service_accounts;
 

@@ -15,6 +15,10 @@ use serde::Serialize;
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
+use super::responses::{
+    BearerClientWrite, BearerClientWriteNoEscalation, DatabaseUnavailable, IfMatchFailed,
+    NoSuchClient, PublicClient,
+};
 use super::{query_params, rfc3339_ms};
 use crate::state::AppState;
 
@@ -150,12 +154,11 @@ fn secret_response(status: StatusCode, tag: SecretsTag) -> HttpResponseBuilder {
     responses(
         (status = 201, description = "The new secret, shown this once", body = IssuedSecret,
             headers(("ETag" = String, description = "The new secret state"), ("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
+        PublicClient,
+        BearerClientWriteNoEscalation,
+        NoSuchClient,
         (status = 409, description = "A current secret exists: rotate instead", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        DatabaseUnavailable,
     ),
     security(("bearer" = ["client.write"])))]
 pub async fn issue(
@@ -191,13 +194,12 @@ pub async fn issue(
     responses(
         (status = 200, description = "The new secret, shown this once", body = RotatedSecret,
             headers(("ETag" = String, description = "The new secret state"), ("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
+        PublicClient,
+        BearerClientWriteNoEscalation,
+        NoSuchClient,
         (status = 409, description = "No current secret to rotate", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match the secret state", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        IfMatchFailed,
+        DatabaseUnavailable,
     ),
     security(("bearer" = ["client.write"])))]
 pub async fn rotate(
@@ -235,11 +237,10 @@ pub async fn rotate(
     responses(
         (status = 204, description = "Deleted", headers(("ETag" = String, description = "The new secret state"))),
         (status = 400, description = "A public client, or target missing or not current/previous", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerClientWriteNoEscalation,
         (status = 404, description = "No such client, or that slot is empty", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match the secret state", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        IfMatchFailed,
+        DatabaseUnavailable,
     ),
     security(("bearer" = ["client.write"])))]
 pub async fn delete(
@@ -278,10 +279,9 @@ pub async fn delete(
     responses(
         (status = 200, description = "The secret state", body = SecretMetadata,
             headers(("ETag" = String, description = "The secret state, for If-Match"))),
-        (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks client.write", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = ProblemDetails, content_type = "application/problem+json"),
+        PublicClient,
+        BearerClientWrite,
+        NoSuchClient,
     ),
     security(("bearer" = ["client.write"])))]
 pub async fn metadata(

@@ -13,6 +13,10 @@ use serde_json::{Map, Value};
 
 use super::auth::AdminCaller;
 use super::problem::{Problem, ProblemDetails};
+use super::responses::{
+    BearerUsersRead, BearerUsersWriteNoEscalation, BodyTooLarge, NoSuchAccount, NotJson,
+    PublicClient,
+};
 use super::{json_object, member, read_body};
 use crate::state::AppState;
 
@@ -51,27 +55,14 @@ impl From<&LinkedServiceAccount> for ServiceAccountView {
     }
 }
 
-/// The body of `PUT /service-accounts/{id}`: the fields of docs/reference/seed-files.md#service-accounts without
-/// `id` and `clientId`. Absent or null fields take the defaults of docs/reference/seed-files.md#service-accounts (the
-/// account is replaced, not patched).
-#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
-#[schema(rename_all = "camelCase")]
-pub struct ServiceAccountPut {
-    /// Default: the id.
-    pub name: Option<String>,
-    /// Default: empty.
-    pub description: Option<String>,
-    /// Default: true.
-    pub active: Option<bool>,
-    /// Role names of the catalogue; default none.
-    pub roles: Option<Vec<String>>,
-    /// Permission names of the catalogue; default none.
-    pub permissions: Option<Vec<String>>,
-    /// Group names of the catalogue; default none.
-    pub groups: Option<Vec<String>>,
-    /// Free-form claims copied into the token; default `{}`.
-    #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
+auth_service::account_input! {
+    /// The body of `PUT /service-accounts/{id}`: the fields of docs/reference/seed-files.md#service-accounts without
+    /// `id` and `clientId`. Absent or null fields take the defaults of docs/reference/seed-files.md#service-accounts (the
+    /// account is replaced, not patched).
+    #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ServiceAccountPut;
+    attributes { #[schema(value_type = Option<Object>)] }
 }
 
 const PUT_FIELDS: [&str; 7] = [
@@ -111,8 +102,7 @@ impl ServiceAccountPut {
 #[utoipa::path(get, path = "/service-accounts", tag = "admin: service accounts",
     responses(
         (status = 200, description = "Every service account, sorted by id", body = [ServiceAccountView]),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.read", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersRead,
     ),
     security(("bearer" = ["users.read"])))]
 pub async fn list(
@@ -130,9 +120,8 @@ pub async fn list(
     params(("id" = String, Path, description = "The account id, percent-encoded")),
     responses(
         (status = 200, description = "The account", body = ServiceAccountView),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.read", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such account", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersRead,
+        NoSuchAccount,
     ),
     security(("bearer" = ["users.read"])))]
 pub async fn get(
@@ -153,10 +142,9 @@ pub async fn get(
         (status = 201, description = "Created", body = ServiceAccountView),
         (status = 200, description = "Replaced", body = ServiceAccountView),
         (status = 400, description = "A field is invalid or unknown, or names something the catalogue lacks (all named)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Not application/json", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersWriteNoEscalation,
+        BodyTooLarge,
+        NotJson,
     ),
     security(("bearer" = ["users.write"])))]
 pub async fn put(
@@ -186,9 +174,8 @@ pub async fn put(
     params(("id" = String, Path, description = "The account id, percent-encoded")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such account", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersWriteNoEscalation,
+        NoSuchAccount,
     ),
     security(("bearer" = ["users.write"])))]
 pub async fn delete(
@@ -209,9 +196,8 @@ pub async fn delete(
            ("clientId" = String, Path, description = "The client id, percent-encoded")),
     responses(
         (status = 204, description = "Linked (or already linked to this account)"),
-        (status = 400, description = "A public client", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
+        PublicClient,
+        BearerUsersWriteNoEscalation,
         (status = 404, description = "No such account or client", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The client is linked to another account", body = ProblemDetails, content_type = "application/problem+json"),
     ),
@@ -235,8 +221,7 @@ pub async fn link(
            ("clientId" = String, Path, description = "The client id, percent-encoded")),
     responses(
         (status = 204, description = "Unlinked"),
-        (status = 401, description = "Missing or invalid bearer token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks users.write, or an admin permission that the affected service account grants (named in the detail)", body = ProblemDetails, content_type = "application/problem+json"),
+        BearerUsersWriteNoEscalation,
         (status = 404, description = "No such account or client, or the client is not linked to it", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["users.write"])))]

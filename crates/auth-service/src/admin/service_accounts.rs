@@ -5,29 +5,54 @@
 
 use auth_domain::catalogue::perms;
 use auth_domain::{
-    CatalogueError, ClientId, LinkedServiceAccount, ServiceAccount, ServiceAccountId, StoreError,
+    CatalogueError, LinkedServiceAccount, ServiceAccount, ServiceAccountId, StoreError,
 };
-use serde_json::{Map, Value};
 
 use super::{client_id, unknown_account, Admin, AdminError, Caller};
 
-/// A service account as an operator writes it (the fields of
-/// docs/reference/seed-files.md#service-accounts but the id and the
-/// client): `None` takes the default. The account is replaced, not
-/// patched.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AccountInput {
-    /// Default: the id.
-    pub name: Option<String>,
-    /// Default: empty.
-    pub description: Option<String>,
-    /// Default: true.
-    pub active: Option<bool>,
-    pub roles: Option<Vec<String>>,
-    pub permissions: Option<Vec<String>>,
-    pub groups: Option<Vec<String>>,
-    /// Free-form claims copied into the token; default `{}`.
-    pub attributes: Option<Map<String, Value>>,
+/// Declares a struct with the fields of [`AccountInput`], each with its
+/// type and documentation, and the given attributes: the HTTP layer
+/// declares the schema of its `PUT` body with it, so that the fields are
+/// written once for the use case and its OpenAPI document. The attributes
+/// inside `attributes { … }` go on the `attributes` field (a schema
+/// generator may need telling what a JSON object is); the crate using it
+/// depends on serde_json, whose map that field is.
+#[macro_export]
+macro_rules! account_input {
+    (
+        $(#[$($meta:tt)*])*
+        $vis:vis struct $name:ident;
+        attributes { $(#[$($attributes_meta:tt)*])* }
+    ) => {
+        $(#[$($meta)*])*
+        $vis struct $name {
+            /// Default: the id.
+            pub name: Option<String>,
+            /// Default: empty.
+            pub description: Option<String>,
+            /// Default: true.
+            pub active: Option<bool>,
+            /// Role names of the catalogue; default none.
+            pub roles: Option<Vec<String>>,
+            /// Permission names of the catalogue; default none.
+            pub permissions: Option<Vec<String>>,
+            /// Group names of the catalogue; default none.
+            pub groups: Option<Vec<String>>,
+            /// Free-form claims copied into the token; default `{}`.
+            $(#[$($attributes_meta)*])*
+            pub attributes: Option<::serde_json::Map<String, ::serde_json::Value>>,
+        }
+    };
+}
+
+account_input! {
+    /// A service account as an operator writes it (the fields of
+    /// docs/reference/seed-files.md#service-accounts but the id and the
+    /// client): `None` takes the default. The account is replaced, not
+    /// patched.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct AccountInput;
+    attributes {}
 }
 
 impl AccountInput {
@@ -207,13 +232,8 @@ impl Admin {
         account_id: &str,
         client: &str,
     ) -> Result<(), AdminError> {
-        caller.require(perms::USERS_WRITE)?;
-        let linked = self.find_account(account_id).await?;
-        let client_id = client_id(client)?;
-        self.find_confidential(&client_id, "cannot be linked to a service account")
-            .await?;
-        // The client will carry the account's permissions in its tokens.
-        self.change_link(caller, linked, client_id, Link::Add).await
+        self.change_link(caller, account_id, client, Link::Add)
+            .await
     }
 
     /// Unlinks a client from the account (`users.write`).
@@ -223,25 +243,30 @@ impl Admin {
         account_id: &str,
         client: &str,
     ) -> Result<(), AdminError> {
-        caller.require(perms::USERS_WRITE)?;
-        let linked = self.find_account(account_id).await?;
-        let client_id = client_id(client)?;
-        // Taking the account's permissions away from the client's holder is
-        // a change to who has them, as much as granting them.
-        self.change_link(caller, linked, client_id, Link::Remove)
+        self.change_link(caller, account_id, client, Link::Remove)
             .await
     }
 
     /// Applies the rule against escalation to the account, then links or
     /// unlinks the client (the store commits the audit event with it), and
-    /// audits the outcome on the client.
+    /// audits the outcome on the client. The rule applies both ways: the
+    /// client will carry the account's permissions in its tokens, and
+    /// taking them away from the client's holder is a change to who has
+    /// them, as much as granting them.
     async fn change_link(
         &self,
         caller: &Caller,
-        linked: LinkedServiceAccount,
-        client: ClientId,
+        account_id: &str,
+        client: &str,
         link: Link,
     ) -> Result<(), AdminError> {
+        caller.require(perms::USERS_WRITE)?;
+        let linked = self.find_account(account_id).await?;
+        let client = client_id(client)?;
+        if let Link::Add = link {
+            self.find_confidential(&client, "cannot be linked to a service account")
+                .await?;
+        }
         let action = match link {
             Link::Add => "service_account.link",
             Link::Remove => "service_account.unlink",
